@@ -1,0 +1,274 @@
+"""The Conversation aggregate: a thread between a customer and the company's agents."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.classification import Kind, Priority, classify, initial_priority
+from domain.errors import ConflictError, IllegalTransitionError, MessageNotFoundError, RuleViolationError
+from domain.sentiment import Sentiment
+
+Status = Literal["open", "pending", "resolved"]
+Visibility = Literal["public", "private"]
+Source = Literal["automatic", "agent"]
+
+
+class Conversation(Aggregate):
+    """Messages in and replies out, with the support state around them."""
+
+    @event("Started")
+    def __init__(
+        self,
+        customer_id: UUID,
+        channel: str,
+        subject: str | None,
+        visibility: Visibility,
+        occurred_at: datetime,
+        actor: dict[str, Any],
+    ) -> None:
+        self.customer_id = customer_id
+        self.channel = channel
+        self.subject = subject
+        self.visibility = visibility
+        self.started_at = occurred_at
+        self.status: Status = "open"
+        self.kind: Kind | None = None
+        self.kind_source: Source | None = None
+        self.priority: Priority = "medium"
+        self.priority_source: Source | None = None
+        self.assignee: dict[str, Any] | None = None
+        self.escalation: dict[str, Any] | None = None
+        self.messages: list[dict[str, Any]] = []
+        self.notes: list[dict[str, Any]] = []
+        self.first_inbound_at: datetime | None = None
+        self.first_reply_at: datetime | None = None
+        self.resolved_at: datetime | None = None
+        self.csat: list[dict[str, Any]] = []
+        self.rated_current_resolution = False
+        self.last_activity_at = occurred_at
+
+    # ---- messages -------------------------------------------------------------------------------
+
+    def receive_message(
+        self,
+        message_id: UUID,
+        text: str,
+        external_id: str | None,
+        sentiment: Sentiment,
+        occurred_at: datetime,
+        actor: dict[str, Any],
+    ) -> None:
+        """An inbound message reopens a resolved conversation and is classified if it is the first."""
+        if self.status == "resolved":
+            self._reopened(automatic=True, occurred_at=occurred_at, actor=actor)
+        is_first_inbound = self.first_inbound_at is None
+        self._message_received(
+            message_id=message_id,
+            text=text,
+            external_id=external_id,
+            sentiment=sentiment,
+            occurred_at=occurred_at,
+            actor=actor,
+        )
+        if is_first_inbound and self.kind_source != "agent":
+            kind = classify(text, sentiment["compound"])
+            self._classified(kind=kind, source="automatic", occurred_at=occurred_at, actor=actor)
+            self._raise_default_priority_for(kind, occurred_at, actor)
+
+    @event("MessageReceived")
+    def _message_received(
+        self,
+        message_id: UUID,
+        text: str,
+        external_id: str | None,
+        sentiment: Sentiment,
+        occurred_at: datetime,
+        actor: dict[str, Any],
+    ) -> None:
+        self.messages.append(
+            {
+                "id": message_id,
+                "direction": "inbound",
+                "text": text,
+                "external_id": external_id,
+                "occurred_at": occurred_at,
+                "sentiment": sentiment,
+                "author": actor,
+                "retraction": None,
+            }
+        )
+        if self.first_inbound_at is None or occurred_at < self.first_inbound_at:
+            self.first_inbound_at = occurred_at
+        self.status = "open"
+        self._touch(occurred_at)
+
+    def send_reply(
+        self,
+        message_id: UUID,
+        text: str,
+        external_id: str | None,
+        occurred_at: datetime,
+        actor: dict[str, Any],
+    ) -> None:
+        if self.status == "resolved":
+            raise ConflictError("the conversation is resolved: reopen it before replying")
+        self._reply_sent(
+            message_id=message_id, text=text, external_id=external_id, occurred_at=occurred_at, actor=actor
+        )
+
+    @event("ReplySent")
+    def _reply_sent(
+        self,
+        message_id: UUID,
+        text: str,
+        external_id: str | None,
+        occurred_at: datetime,
+        actor: dict[str, Any],
+    ) -> None:
+        self.messages.append(
+            {
+                "id": message_id,
+                "direction": "outbound",
+                "text": text,
+                "external_id": external_id,
+                "occurred_at": occurred_at,
+                "sentiment": None,
+                "author": actor,
+                "retraction": None,
+            }
+        )
+        if self.first_reply_at is None or occurred_at < self.first_reply_at:
+            self.first_reply_at = occurred_at
+        self.status = "pending"
+        self._touch(occurred_at)
+
+    def add_note(self, note_id: UUID, text: str, occurred_at: datetime, actor: dict[str, Any]) -> None:
+        self._note_added(note_id=note_id, text=text, occurred_at=occurred_at, actor=actor)
+
+    @event("NoteAdded")
+    def _note_added(self, note_id: UUID, text: str, occurred_at: datetime, actor: dict[str, Any]) -> None:
+        self.notes.append({"id": note_id, "text": text, "occurred_at": occurred_at, "author": actor})
+
+    def retract_message(self, message_id: UUID, reason: str, occurred_at: datetime, actor: dict[str, Any]) -> None:
+        """Honest retraction: the message stays in history, marked with who retracted it and why."""
+        message = self.message(message_id)
+        if message["retraction"] is not None:
+            raise ConflictError(f"message {message_id} is already retracted")
+        self._message_retracted(message_id=message_id, reason=reason, occurred_at=occurred_at, actor=actor)
+
+    @event("MessageRetracted")
+    def _message_retracted(self, message_id: UUID, reason: str, occurred_at: datetime, actor: dict[str, Any]) -> None:
+        self.message(message_id)["retraction"] = {"reason": reason, "occurred_at": occurred_at, "actor": actor}
+
+    def message(self, message_id: UUID) -> dict[str, Any]:
+        for message in self.messages:
+            if message["id"] == message_id:
+                return message
+        raise MessageNotFoundError(f"conversation {self.id} has no message {message_id}")
+
+    # ---- triage ---------------------------------------------------------------------------------
+
+    def classify_as(self, kind: Kind, occurred_at: datetime, actor: dict[str, Any]) -> None:
+        """An agent's classification always wins and is never overwritten automatically."""
+        if kind == self.kind and self.kind_source == "agent":
+            return
+        self._classified(kind=kind, source="agent", occurred_at=occurred_at, actor=actor)
+        self._raise_default_priority_for(kind, occurred_at, actor)
+
+    @event("Classified")
+    def _classified(self, kind: Kind, source: Source, occurred_at: datetime, actor: dict[str, Any]) -> None:
+        self.kind = kind
+        self.kind_source = source
+
+    def _raise_default_priority_for(self, kind: Kind, occurred_at: datetime, actor: dict[str, Any]) -> None:
+        # Complaints start high; an agent's explicit priority is left alone.
+        priority = initial_priority(kind)
+        if self.priority_source != "agent" and priority != self.priority:
+            self._priority_changed(priority=priority, source="automatic", occurred_at=occurred_at, actor=actor)
+
+    def change_priority(self, priority: Priority, occurred_at: datetime, actor: dict[str, Any]) -> None:
+        if priority == self.priority and self.priority_source == "agent":
+            return
+        self._priority_changed(priority=priority, source="agent", occurred_at=occurred_at, actor=actor)
+
+    @event("PriorityChanged")
+    def _priority_changed(
+        self, priority: Priority, source: Source, occurred_at: datetime, actor: dict[str, Any]
+    ) -> None:
+        self.priority = priority
+        self.priority_source = source
+
+    def assign(self, agent_id: UUID, agent_name: str, occurred_at: datetime, actor: dict[str, Any]) -> None:
+        if self.assignee is not None and self.assignee["id"] == agent_id:
+            return
+        self._assigned(agent_id=agent_id, agent_name=agent_name, occurred_at=occurred_at, actor=actor)
+
+    @event("Assigned")
+    def _assigned(self, agent_id: UUID, agent_name: str, occurred_at: datetime, actor: dict[str, Any]) -> None:
+        self.assignee = {"id": agent_id, "name": agent_name}
+
+    def unassign(self, occurred_at: datetime, actor: dict[str, Any]) -> None:
+        if self.assignee is not None:
+            self._unassigned(occurred_at=occurred_at, actor=actor)
+
+    @event("Unassigned")
+    def _unassigned(self, occurred_at: datetime, actor: dict[str, Any]) -> None:
+        self.assignee = None
+
+    def escalate(self, reason: str, occurred_at: datetime, actor: dict[str, Any]) -> None:
+        if self.status == "resolved":
+            raise ConflictError("a resolved conversation cannot be escalated: reopen it first")
+        self._escalated(reason=reason, occurred_at=occurred_at, actor=actor)
+
+    @event("Escalated")
+    def _escalated(self, reason: str, occurred_at: datetime, actor: dict[str, Any]) -> None:
+        self.escalation = {"reason": reason, "occurred_at": occurred_at, "actor": actor}
+
+    # ---- lifecycle ------------------------------------------------------------------------------
+
+    def resolve(self, occurred_at: datetime, actor: dict[str, Any]) -> None:
+        if self.status == "resolved":
+            raise IllegalTransitionError("the conversation is already resolved")
+        self._resolved(occurred_at=occurred_at, actor=actor)
+
+    @event("Resolved")
+    def _resolved(self, occurred_at: datetime, actor: dict[str, Any]) -> None:
+        self.status = "resolved"
+        self.resolved_at = occurred_at
+        self.rated_current_resolution = False
+        self._touch(occurred_at)
+
+    def reopen(self, occurred_at: datetime, actor: dict[str, Any]) -> None:
+        if self.status != "resolved":
+            raise IllegalTransitionError("only a resolved conversation can be reopened")
+        self._reopened(automatic=False, occurred_at=occurred_at, actor=actor)
+
+    @event("Reopened")
+    def _reopened(self, automatic: bool, occurred_at: datetime, actor: dict[str, Any]) -> None:
+        self.status = "open"
+        self.resolved_at = None
+        self._touch(occurred_at)
+
+    def rate_satisfaction(self, rating: int, comment: str | None, occurred_at: datetime, actor: dict[str, Any]) -> None:
+        """CSAT is asked after a resolution, once per resolution."""
+        if not 1 <= rating <= 5:
+            raise RuleViolationError("a CSAT rating is between 1 and 5")
+        if self.status != "resolved":
+            raise ConflictError("satisfaction can only be rated after the conversation is resolved")
+        if self.rated_current_resolution:
+            raise ConflictError("this resolution was already rated")
+        self._satisfaction_rated(rating=rating, comment=comment, occurred_at=occurred_at, actor=actor)
+
+    @event("SatisfactionRated")
+    def _satisfaction_rated(
+        self, rating: int, comment: str | None, occurred_at: datetime, actor: dict[str, Any]
+    ) -> None:
+        self.csat.append({"rating": rating, "comment": comment, "occurred_at": occurred_at})
+        self.rated_current_resolution = True
+
+    def _touch(self, occurred_at: datetime) -> None:
+        self.last_activity_at = max(self.last_activity_at, occurred_at)

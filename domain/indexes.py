@@ -1,0 +1,115 @@
+"""Index aggregates: uniqueness and look-ups enforced atomically by the event store.
+
+Each index has a deterministic id (uuid5 of its key). Creating an index that already exists
+fails in the store with an integrity error, so two concurrent writers can never both claim the
+same key. Keys are hashed into the id and never stored as plain text in events.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+NAMESPACE = UUID("6f1c1f3e-8a55-4a59-9a43-3c1d1a4e2b77")
+
+
+def index_id(kind: str, key: str) -> UUID:
+    return uuid5(NAMESPACE, f"{kind}:{key}")
+
+
+class IdentityClaim(Aggregate):
+    """Which customer holds a channel identity; released when unlinked or forgotten."""
+
+    @staticmethod
+    def id_for(key: str) -> UUID:
+        return index_id("identity", key)
+
+    @event("Claimed")
+    def __init__(self, id: UUID, customer_id: UUID) -> None:
+        self.customer_id: UUID | None = customer_id
+
+    def reclaim(self, customer_id: UUID) -> None:
+        self._claimed_again(customer_id=customer_id)
+
+    @event("ClaimedAgain")
+    def _claimed_again(self, customer_id: UUID) -> None:
+        self.customer_id = customer_id
+
+    def release(self) -> None:
+        if self.customer_id is not None:
+            self._released()
+
+    @event("Released")
+    def _released(self) -> None:
+        self.customer_id = None
+
+
+class MessageReference(Aggregate):
+    """Which conversation holds the message with a channel's external id."""
+
+    @staticmethod
+    def id_for(channel: str, external_id: str) -> UUID:
+        return index_id("message", f"{channel}:{external_id}")
+
+    @event("Registered")
+    def __init__(self, id: UUID, conversation_id: UUID, message_id: UUID) -> None:
+        self.conversation_id = conversation_id
+        self.message_id = message_id
+
+
+class TokenReference(Aggregate):
+    """Which agent a token hash was issued to (the agent decides whether it is still valid)."""
+
+    @staticmethod
+    def id_for(token_hash: str) -> UUID:
+        return index_id("token", token_hash)
+
+    @event("Issued")
+    def __init__(self, id: UUID, agent_id: UUID) -> None:
+        self.agent_id = agent_id
+
+
+class AgentRoster(Aggregate):
+    """The one list of all agents; its creation marks the store as bootstrapped."""
+
+    ID = index_id("roster", "agents")
+
+    @event("Opened")
+    def __init__(self, id: UUID) -> None:
+        self.agent_ids: list[UUID] = []
+
+    def enrol(self, agent_id: UUID) -> None:
+        self._enrolled(agent_id=agent_id)
+
+    @event("Enrolled")
+    def _enrolled(self, agent_id: UUID) -> None:
+        self.agent_ids.append(agent_id)
+
+
+class Dossier(Aggregate):
+    """The conversations and contributions of one customer, for their timeline and export."""
+
+    @staticmethod
+    def id_for(customer_id: UUID) -> UUID:
+        return index_id("dossier", str(customer_id))
+
+    @event("Opened")
+    def __init__(self, id: UUID, customer_id: UUID) -> None:
+        self.customer_id = customer_id
+        self.conversation_ids: list[UUID] = []
+        self.contribution_ids: list[UUID] = []
+
+    def file_conversation(self, conversation_id: UUID) -> None:
+        self._conversation_filed(conversation_id=conversation_id)
+
+    @event("ConversationFiled")
+    def _conversation_filed(self, conversation_id: UUID) -> None:
+        self.conversation_ids.append(conversation_id)
+
+    def file_contribution(self, contribution_id: UUID) -> None:
+        self._contribution_filed(contribution_id=contribution_id)
+
+    @event("ContributionFiled")
+    def _contribution_filed(self, contribution_id: UUID) -> None:
+        self.contribution_ids.append(contribution_id)
