@@ -22,6 +22,11 @@ class TimelineEntry:
     summary: str
     aggregate_type: str
     aggregate_id: UUID
+    version: int
+
+    @property
+    def sort_key(self) -> tuple[datetime, datetime, str, int]:
+        return (self.occurred_at, self.recorded_at, str(self.aggregate_id), self.version)
 
 
 def _excerpt(text: str | None) -> str:
@@ -140,6 +145,7 @@ def timeline_entries(events: Iterable[Any], forgotten: bool) -> list[TimelineEnt
                 summary=summary(event, personal),
                 aggregate_type=qualname.split(".")[0].lower(),
                 aggregate_id=event.originator_id,
+                version=event.originator_version,
             )
         )
-    return sorted(entries, key=lambda entry: (entry.occurred_at, entry.recorded_at))
+    return sorted(entries, key=lambda entry: entry.sort_key)

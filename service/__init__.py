@@ -1,0 +1,1 @@
+"""The HTTP service: app factory, resources, schemas, auth, errors, CLI."""

@@ -1,0 +1,100 @@
+"""The `conversa` command line: serve, openapi, agents."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+import yaml
+
+from domain.agent import ROLES
+from service.runtime import build_application
+from service.settings import Settings, SettingsError
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except SettingsError as error:
+        raise click.ClickException(str(error)) from None
+
+
+@click.group()
+def main() -> None:
+    """Conversa: an event-sourced conversation-management CRM backend."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=lambda: int(os.environ.get("PORT", "8000")), show_default="$PORT or 8000")
+@click.option("--workers", default=2, show_default=True, help="gunicorn worker processes")
+def serve(host: str, port: int, workers: int) -> None:
+    """Run the API under gunicorn; on an empty store, create the first admin first."""
+    settings = _settings()
+    application = build_application(settings)
+    try:
+        token = application.bootstrap_admin(settings.bootstrap_token)
+    finally:
+        application.close()  # the workers open their own connections after they fork
+    if token and settings.bootstrap_token:
+        click.echo("Created the admin agent with the token from CONVERSA_BOOTSTRAP_TOKEN.")
+    elif token:
+        click.echo(f"Created the admin agent. Its token, shown only this once:\n\n    {token}\n")
+    config = Path(__file__).with_name("gunicorn_conf.py")
+    args = ["gunicorn", "-c", str(config), "-b", f"{host}:{port}", "-w", str(workers), "service.wsgi:create_app()"]
+    os.execvp(sys.executable, [sys.executable, "-m", *args])
+
+
+@main.command()
+def openapi() -> None:
+    """Print the OpenAPI document generated from the code (commit it as openapi.yaml)."""
+    from service.app import create_app, openapi_document
+
+    # The document depends on the code only; this app never opens its store.
+    app = create_app(settings=Settings(database_url="sqlite:///unused", data_dir=Path("unused")))
+    click.echo(yaml.safe_dump(openapi_document(app), sort_keys=False, allow_unicode=True), nl=False)
+
+
+@main.group()
+def agents() -> None:
+    """Manage agents from the machine running the service."""
+
+
+@agents.command("create")
+@click.argument("name")
+@click.option("--role", type=click.Choice(ROLES), default="agent", show_default=True)
+def agents_create(name: str, role: str) -> None:
+    """Create an agent and print its token (shown only this once)."""
+    application = build_application(_settings())
+    try:
+        written, token = application.register_agent(name, role)  # type: ignore[arg-type]
+    finally:
+        application.close()
+    click.echo(f"{written.aggregate.id}\t{role}\t{name}\ntoken: {token}")
+
+
+@agents.command("list")
+def agents_list() -> None:
+    """List agents: id, role, active, name."""
+    application = build_application(_settings())
+    try:
+        for agent in application.list_agents():
+            click.echo(f"{agent.id}\t{agent.role}\t{'active' if agent.active else 'revoked'}\t{agent.name}")
+    finally:
+        application.close()
+
+
+@agents.command("revoke")
+@click.argument("agent_id", type=click.UUID)
+def agents_revoke(agent_id: object) -> None:
+    """Deactivate an agent; its token stops working."""
+    from domain.actor import SYSTEM
+
+    application = build_application(_settings())
+    try:
+        application.deactivate_agent(agent_id, SYSTEM)  # type: ignore[arg-type]
+    finally:
+        application.close()
+    click.echo(f"revoked {agent_id}")

@@ -1,0 +1,1 @@
+"""Marshmallow schemas: the shape and limits of every request and answer."""

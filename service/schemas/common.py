@@ -1,0 +1,48 @@
+"""Fields and limits shared by every resource."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+TEXT_MAX = 10_000
+NAME_MAX = 200
+TAG_MAX = 50
+REASON_MAX = 1_000
+EXTERNAL_ID_MAX = 200
+
+CHANNEL = validate.Regexp(r"^[a-z][a-z0-9_-]{0,31}$", error="a channel is lowercase letters, digits, - or _")
+
+
+class Text(fields.String):
+    """A string that must hold something besides whitespace, within a length limit."""
+
+    def __init__(self, max_length: int, **kwargs: Any) -> None:
+        super().__init__(validate=validate.Length(max=max_length), **kwargs)
+        self.metadata.setdefault("maxLength", max_length)
+        self.metadata.setdefault("minLength", 1)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text: str = super()._deserialize(value, attr, data, **kwargs)
+        if not text.strip():
+            raise ValidationError("must not be empty")
+        return text
+
+
+def occurred_at(**kwargs: Any) -> fields.AwareDateTime:
+    """When it happened on the channel: RFC 3339 with an offset; defaults to now."""
+    return fields.AwareDateTime(
+        metadata={"description": "When it happened on the channel (RFC 3339 with offset); defaults to now"},
+        **kwargs,
+    )
+
+
+class Actor(Schema):
+    kind = fields.String(required=True, metadata={"enum": ["agent", "customer", "system"]})
+    id = fields.String(allow_none=True)
+    name = fields.String(allow_none=True)
+
+
+class Empty(Schema):
+    """An empty JSON object (or no body at all)."""

@@ -1,0 +1,108 @@
+"""Settings: read once from CONVERSA_* environment variables into one frozen object."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from domain.classification import PRIORITIES, Priority
+from domain.targets import ResponseTargets
+
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message says which and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    data_dir: Path
+    bootstrap_token: str | None = None
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    targets: ResponseTargets = field(default_factory=ResponseTargets)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        data_dir = Path(env.get("CONVERSA_DATA_DIR", "var"))
+        database_url = env.get("CONVERSA_DATABASE_URL") or f"sqlite:///{data_dir / 'conversa.sqlite'}"
+        settings = cls(
+            database_url=database_url,
+            data_dir=data_dir,
+            bootstrap_token=env.get("CONVERSA_BOOTSTRAP_TOKEN") or None,
+            max_body_bytes=_positive_int(env, "CONVERSA_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
+            targets=ResponseTargets(
+                first_response=_first_response_targets(env.get("CONVERSA_FIRST_RESPONSE_MINUTES")),
+                resolution=timedelta(hours=_positive_int(env, "CONVERSA_RESOLUTION_HOURS", 72)),
+            ),
+        )
+        settings.persistence_env()  # fail fast on a bad database URL
+        return settings
+
+    def persistence_env(self) -> dict[str, str]:
+        """The eventsourcing environment for the configured database."""
+        url = urlsplit(self.database_url)
+        if url.scheme == "sqlite":
+            path = unquote(url.path)
+            if not path or path == "/":
+                raise SettingsError("CONVERSA_DATABASE_URL sqlite:///PATH needs a file path")
+            # sqlite:///var/x.sqlite is relative, sqlite:////abs/x.sqlite absolute (SQLAlchemy's form).
+            return {
+                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "SQLITE_DBNAME": path[1:] if path.startswith("/") else path,
+                "SQLITE_LOCK_TIMEOUT": "10",
+            }
+        if url.scheme in ("postgresql", "postgres"):
+            env = {
+                "PERSISTENCE_MODULE": "eventsourcing.postgres",
+                "POSTGRES_DBNAME": unquote(url.path.lstrip("/")) or "postgres",
+                "POSTGRES_HOST": url.hostname or "127.0.0.1",
+                "POSTGRES_PORT": str(url.port or 5432),
+                "POSTGRES_USER": unquote(url.username or "postgres"),
+                "POSTGRES_PASSWORD": unquote(url.password or ""),
+                "POSTGRES_LOCK_TIMEOUT": "5",
+                "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "10",
+            }
+            for part in url.query.split("&"):
+                key, _, value = part.partition("=")
+                if key == "schema" and value:
+                    env["POSTGRES_SCHEMA"] = unquote(value)
+            return env
+        raise SettingsError(
+            f"CONVERSA_DATABASE_URL must start with sqlite:/// or postgresql://, not {self.database_url!r}"
+        )
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, not {raw!r}") from None
+    if value <= 0:
+        raise SettingsError(f"{name} must be positive, not {value}")
+    return value
+
+
+def _first_response_targets(raw: str | None) -> dict[Priority, timedelta]:
+    """Parse 'urgent=15,high=60,medium=240,low=1440' (minutes); missing priorities keep defaults."""
+    targets = ResponseTargets().first_response
+    if not raw:
+        return targets
+    for part in raw.split(","):
+        name, _, minutes = part.strip().partition("=")
+        if name not in PRIORITIES or not minutes.strip().isdigit() or int(minutes) <= 0:
+            raise SettingsError(
+                "CONVERSA_FIRST_RESPONSE_MINUTES takes priority=minutes pairs, e.g. "
+                f"'urgent=15,high=60,medium=240,low=1440', not {raw!r}"
+            )
+        targets[name] = timedelta(minutes=int(minutes))  # type: ignore[index]
+    return targets
