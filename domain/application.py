@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Generic, ParamSpec, TypeVar
 from uuid import UUID, uuid4
@@ -376,6 +376,8 @@ class CustomerRelations(Application[UUID]):
         self._active_customer(customer_id)
         dossier = self._dossier(customer_id)
         started_at = self._at(occurred_at or (message.occurred_at if message else None))
+        if message is not None and message.occurred_at is None:
+            message = replace(message, occurred_at=started_at)  # one moment, not two clock readings
         conversation = Conversation(
             customer_id=customer_id,
             channel=channel,

@@ -26,6 +26,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
     """Build the WSGI app; the event store opens on the first request, in the serving process."""
     settings = settings or Settings.from_env()
     app = Flask("conversa")
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # answers keep the schemas' field order
     app.config.update(
         API_TITLE="Conversa",
         API_VERSION=version("conversa"),

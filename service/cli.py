@@ -98,3 +98,7 @@ def agents_revoke(agent_id: object) -> None:
     finally:
         application.close()
     click.echo(f"revoked {agent_id}")
+
+
+if __name__ == "__main__":
+    main()
