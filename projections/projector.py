@@ -1,0 +1,213 @@
+"""The projector: follows the event log and keeps the read models up to date, exactly once.
+
+Each page of notifications is applied in one transaction together with the generation's tracking
+position. The position is only advanced from the value the page started at, so a crash before the
+commit re-applies nothing (the page is rolled back whole) and a second projector racing the first
+rolls back instead of applying a page twice.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from domain.application import CustomerRelations
+from domain.scores import HappinessWeights
+from projections.database import ViewDatabase
+from projections.page import Page
+from projections.schema import (
+    Tables,
+    create_control_tables,
+    create_generation,
+    drop_generation,
+    live_generation,
+    set_live_generation,
+    tracked_position,
+)
+
+DEFAULT_PAGE_SIZE = 1000
+REBUILD_PAGE_SIZE = 2000
+
+
+class ConcurrentProjectorError(Exception):
+    """Another projector advanced the same generation first; this page was rolled back."""
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far a rebuild has come, for progress bars."""
+
+    position: int
+    head: int
+    events: int
+    seconds: float
+
+    @property
+    def events_per_second(self) -> float:
+        return self.events / self.seconds if self.seconds > 0 else 0.0
+
+
+class Projector:
+    """Keeps one generation of the views in step with the application's event log."""
+
+    def __init__(
+        self,
+        application: CustomerRelations,
+        database: ViewDatabase,
+        weights: HappinessWeights | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+    ) -> None:
+        self.application = application
+        self.database = database
+        self.weights = weights or HappinessWeights()
+        self.page_size = page_size
+        self._set_up = False
+
+    def setup(self) -> int:
+        """Create the view tables on first use; the live generation."""
+        self._set_up = True
+        with self.database.transaction() as tx:
+            create_control_tables(tx)
+            generation = live_generation(tx)
+            if generation is None:
+                generation = 1
+                create_generation(tx, generation)
+                set_live_generation(tx, generation)
+        return generation
+
+    def live_generation(self) -> int:
+        if not self._set_up:
+            self.setup()
+        with self.database.transaction(write=False) as tx:
+            generation = live_generation(tx)
+        return generation if generation is not None else self.setup()
+
+    def project_page(self, generation: int, limit: int | None = None) -> int:
+        """Apply the next page of events to a generation; the number of notifications applied."""
+        with self.database.transaction() as tx:
+            position = tracked_position(tx, generation)
+            if position is None:
+                raise ConcurrentProjectorError(f"generation {generation} was replaced by a rebuild")
+            notifications = self.application.recorder.select_notifications(
+                start=position + 1, limit=limit or self.page_size
+            )
+            if not notifications:
+                return 0
+            events = [self.application.mapper.to_domain_event(n) for n in notifications]
+            page = Page(tx, Tables(generation), self.application.targets, self.weights)
+            page.load_for(events)
+            page.apply(events)
+            page.flush()
+            advanced = tx.rowcount(
+                "UPDATE view_tracking SET position = ? WHERE generation = ? AND position = ?",
+                (notifications[-1].id, generation, position),
+            )
+            if advanced != 1:
+                raise ConcurrentProjectorError(f"generation {generation} moved past {position} meanwhile")
+        return len(notifications)
+
+    def catch_up(self, generation: int | None = None, limit: int | None = None) -> int:
+        """Apply every page up to the store's head; the number of notifications applied."""
+        generation = generation or self.live_generation()
+        total = 0
+        while True:
+            try:
+                applied = self.project_page(generation, limit)
+            except ConcurrentProjectorError:
+                continue  # another projector applied that page: carry on from where it got to
+            if not applied:
+                return total
+            total += applied
+
+    def position(self) -> int:
+        """The position the live views have reached."""
+        with self.database.transaction(write=False) as tx:
+            generation = live_generation(tx)
+            position = tracked_position(tx, generation) if generation is not None else None
+        return position or 0
+
+    def follow(self, stop: threading.Event, poll_seconds: float = 0.2) -> None:
+        """Keep up with the log until stopped: LISTEN/NOTIFY on PostgreSQL, polling on SQLite."""
+        waiter = _Waiter(self.application, poll_seconds)
+        try:
+            while not stop.is_set():
+                try:
+                    applied = self.project_page(self.live_generation())
+                except ConcurrentProjectorError:
+                    continue
+                if not applied:
+                    waiter.wait(stop)
+        finally:
+            waiter.close()
+
+    def rebuild(self, progress: Callable[[Progress], None] | None = None) -> int:
+        """Build a new generation from position 0, switch readers to it, drop the old one.
+
+        Readers keep using the live generation until the new one has caught up with the log.
+        The generation it replaces is kept until the next rebuild, so that a reader that looked
+        up the live generation just before the switch still finds its tables. Returns the new
+        generation.
+        """
+        self.setup()
+        with self.database.transaction() as tx:
+            old = live_generation(tx)
+            generations = [int(g) for (g,) in tx.query("SELECT generation FROM view_tracking")]
+            for stale in generations:
+                if stale != old:
+                    drop_generation(tx, stale)  # an earlier generation, or a rebuild that died
+            new = max(generations, default=0) + 1
+            create_generation(tx, new)
+        started = time.monotonic()
+        events = 0
+        while applied := self.project_page(new, REBUILD_PAGE_SIZE):
+            events += applied
+            if progress is not None:
+                position = self._tracked(new)
+                head = self.application.head_position
+                progress(Progress(position, head, events, time.monotonic() - started))
+        with self.database.transaction() as tx:
+            set_live_generation(tx, new)
+        self.catch_up(new)  # what was written during the switch
+        return new
+
+    def _tracked(self, generation: int) -> int:
+        with self.database.transaction(write=False) as tx:
+            return tracked_position(tx, generation) or 0
+
+
+class _Waiter:
+    """Waits for new events: a NOTIFY from the PostgreSQL recorder, or a short sleep on SQLite."""
+
+    def __init__(self, application: CustomerRelations, poll_seconds: float) -> None:
+        self.poll_seconds = poll_seconds
+        self.connection: Any = None
+        channel = getattr(application.recorder, "channel_name", None)
+        if channel is not None:
+            env = application.env
+            self.connection = psycopg.connect(
+                host=env.get("POSTGRES_HOST"),
+                port=int(env.get("POSTGRES_PORT") or 5432),
+                dbname=env.get("POSTGRES_DBNAME"),
+                user=env.get("POSTGRES_USER"),
+                password=env.get("POSTGRES_PASSWORD") or None,
+                autocommit=True,
+            )
+            self.connection.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+
+    def wait(self, stop: threading.Event) -> None:
+        if self.connection is None:
+            stop.wait(self.poll_seconds)
+            return
+        # A notification wakes us at once; the timeout bounds how late a stop is seen.
+        for _ in self.connection.notifies(timeout=1.0, stop_after=1):
+            pass
+
+    def close(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
