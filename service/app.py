@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Flask
 
-from service.api import agents, contributions, conversations, customers, operations
+from service.api import agents, contributions, conversations, customers, operations, views
 from service.errors import ConversaApi
 from service.runtime import ApplicationHolder
 from service.settings import Settings
@@ -47,7 +47,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
     holder = ApplicationHolder(settings)
     app.extensions["conversa"] = holder
     api = ConversaApi(app)
-    for module in (customers, conversations, contributions, agents, operations):
+    for module in (customers, conversations, contributions, views, agents, operations):
         api.register_blueprint(module.blp)
     return app
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
 import click
 import yaml
 
 from domain.agent import ROLES
-from service.runtime import build_application
+from projections.projector import Progress
+from service.runtime import build_application, build_projector
 from service.settings import Settings, SettingsError
 
 
@@ -45,6 +48,47 @@ def serve(host: str, port: int, workers: int) -> None:
     config = Path(__file__).with_name("gunicorn_conf.py")
     args = ["gunicorn", "-c", str(config), "-b", f"{host}:{port}", "-w", str(workers), "service.wsgi:create_app()"]
     os.execvp(sys.executable, [sys.executable, "-m", *args])
+
+
+@main.command()
+def project() -> None:
+    """Run the projector: keep the views up to date with the event log until stopped."""
+    settings = _settings()
+    application = build_application(settings)
+    projector = build_projector(settings, application)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    click.echo(f"projector following the event log from position {projector.position()}", err=True)
+    try:
+        projector.follow(stop)
+    finally:
+        projector.database.close()
+        application.close()
+
+
+@main.command()
+def rebuild() -> None:
+    """Rebuild every view from position 0; the service answers from the old ones meanwhile."""
+    settings = _settings()
+    application = build_application(settings)
+    projector = build_projector(settings, application)
+    head = application.head_position
+    with click.progressbar(
+        length=max(head, 1), label="rebuilding views", show_eta=True, show_pos=True, item_show_func=_rate
+    ) as bar:
+
+        def advance(progress: Progress) -> None:
+            bar.update(progress.position - bar.pos, progress)
+
+        generation = projector.rebuild(advance)
+    click.echo(f"views rebuilt as generation {generation} up to position {projector.position()}")
+    projector.database.close()
+    application.close()
+
+
+def _rate(progress: Progress | None) -> str:
+    return f"{progress.events_per_second:,.0f} events/s" if progress else ""
 
 
 @main.command()

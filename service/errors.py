@@ -6,12 +6,14 @@ from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
+from eventsourcing.persistence import OperationalError as StoreUnavailableError
 from flask import Flask, Response, json
 from flask_smorest import Api
 from marshmallow import Schema, fields
 from werkzeug.exceptions import HTTPException
 
 from domain import errors as domain
+from projections.queries import ViewsNotReadyError
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_TYPE_PREFIX = "urn:conversa:problem:"
@@ -33,6 +35,14 @@ class BadPreconditionError(ServiceError):
     """An If-Match header that is not an entity tag this API issued."""
 
 
+class BadHeaderError(ServiceError):
+    """A request header with a value this API cannot use."""
+
+
+class ViewsBehindError(ServiceError):
+    """The views have not caught up with the position the client asked for, in time."""
+
+
 # Most specific first is not needed: the lookup walks each exception's MRO.
 EXCEPTION_PROBLEMS: dict[type[Exception], tuple[HTTPStatus, str]] = {
     domain.NotFoundError: (HTTPStatus.NOT_FOUND, "not-found"),
@@ -49,6 +59,10 @@ EXCEPTION_PROBLEMS: dict[type[Exception], tuple[HTTPStatus, str]] = {
     MissingCredentialsError: (HTTPStatus.UNAUTHORIZED, "unauthenticated"),
     PermissionDeniedError: (HTTPStatus.FORBIDDEN, "forbidden"),
     BadPreconditionError: (HTTPStatus.BAD_REQUEST, "bad-precondition"),
+    BadHeaderError: (HTTPStatus.BAD_REQUEST, "bad-header"),
+    ViewsBehindError: (HTTPStatus.SERVICE_UNAVAILABLE, "views-behind"),
+    ViewsNotReadyError: (HTTPStatus.SERVICE_UNAVAILABLE, "views-not-ready"),
+    StoreUnavailableError: (HTTPStatus.SERVICE_UNAVAILABLE, "store-unavailable"),
 }
 
 HTTP_PROBLEM_SLUGS: dict[int, str] = {
@@ -119,6 +133,8 @@ class ConversaApi(Api):  # type: ignore[misc]
         super().init_app(app, *args, **kwargs)
         app.register_error_handler(domain.DomainError, self.handle_known_exception)
         app.register_error_handler(ServiceError, self.handle_known_exception)
+        app.register_error_handler(ViewsNotReadyError, self.handle_known_exception)
+        app.register_error_handler(StoreUnavailableError, self.handle_known_exception)
 
     def _register_responses(self) -> None:
         # Error responses are problem documents, not flask-smorest's JSON shape; lazy, so only
@@ -142,6 +158,8 @@ class ConversaApi(Api):  # type: ignore[misc]
                 response = problem(status, slug, str(error))
                 if status == HTTPStatus.UNAUTHORIZED:
                     response.headers["WWW-Authenticate"] = 'Bearer realm="conversa"'
+                if status == HTTPStatus.SERVICE_UNAVAILABLE:
+                    response.headers["Retry-After"] = "1"
                 return response
         raise error  # not ours: let Flask treat it as a server error
 

@@ -34,30 +34,38 @@ def decode_cursor(cursor: str) -> list[Any]:
     return key
 
 
+KeyTypes = tuple[type | tuple[type, ...], ...]
+
+
 class Cursor(fields.String):
     """A cursor whose key has the given element types (a forged one is a 422, never a 500)."""
 
-    def __init__(self, key_types: tuple[type, ...], **kwargs: Any) -> None:
+    def __init__(self, key_types: KeyTypes, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.key_types = key_types
+        self.key_types = [t if isinstance(t, tuple) else (t,) for t in key_types]
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> list[Any]:
         key = decode_cursor(super()._deserialize(value, attr, data, **kwargs))
         if len(key) != len(self.key_types) or not all(
-            type(part) is part_type for part, part_type in zip(key, self.key_types, strict=False)
+            type(part) in allowed for part, allowed in zip(key, self.key_types, strict=True)
         ):
             raise ValidationError("not a cursor this API issued")
         return key
 
 
-def page_args(*key_types: type) -> type[Schema]:
+def limit_field() -> fields.Integer:
+    return fields.Integer(load_default=DEFAULT_LIMIT, validate=validate.Range(1, MAX_LIMIT))
+
+
+def page_args(key_types: KeyTypes, name: str, **extra: fields.Field) -> type[Schema]:
     """Query arguments of a keyset-paginated list whose sort key has these element types."""
     return Schema.from_dict(
         {
-            "limit": fields.Integer(load_default=DEFAULT_LIMIT, validate=validate.Range(1, MAX_LIMIT)),
+            "limit": limit_field(),
             "cursor": Cursor(key_types, load_default=None, metadata={"description": "next_cursor of the last page"}),
+            **extra,
         },
-        name="PageArgs",
+        name=name,
     )
 
 

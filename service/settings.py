@@ -10,6 +10,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from domain.classification import PRIORITIES, Priority
+from domain.scores import HappinessWeights
 from domain.targets import ResponseTargets
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
@@ -26,6 +27,8 @@ class Settings:
     bootstrap_token: str | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     targets: ResponseTargets = field(default_factory=ResponseTargets)
+    weights: HappinessWeights = field(default_factory=HappinessWeights)
+    embedded_projector: bool = True
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -41,6 +44,8 @@ class Settings:
                 first_response=_first_response_targets(env.get("CONVERSA_FIRST_RESPONSE_MINUTES")),
                 resolution=timedelta(hours=_positive_int(env, "CONVERSA_RESOLUTION_HOURS", 72)),
             ),
+            weights=_happiness_weights(env.get("CONVERSA_HAPPINESS_WEIGHTS")),
+            embedded_projector=env.get("CONVERSA_EMBEDDED_PROJECTOR", "1") not in ("0", "false", "no"),
         )
         settings.persistence_env()  # fail fast on a bad database URL
         return settings
@@ -106,3 +111,23 @@ def _first_response_targets(raw: str | None) -> dict[Priority, timedelta]:
             )
         targets[name] = timedelta(minutes=int(minutes))  # type: ignore[index]
     return targets
+
+
+def _happiness_weights(raw: str | None) -> HappinessWeights:
+    """Parse 'sentiment=0.3,csat=0.25,nps=0.25,service=0.2'; missing components keep defaults."""
+    if not raw:
+        return HappinessWeights()
+    weights: dict[str, float] = {}
+    for part in raw.split(","):
+        name, _, value = part.strip().partition("=")
+        try:
+            weight = float(value)
+        except ValueError:
+            weight = -1.0
+        if name not in HappinessWeights.__dataclass_fields__ or weight < 0:
+            raise SettingsError(
+                "CONVERSA_HAPPINESS_WEIGHTS takes component=weight pairs, e.g. "
+                f"'sentiment=0.3,csat=0.25,nps=0.25,service=0.2', not {raw!r}"
+            )
+        weights[name] = weight
+    return HappinessWeights(**weights)

@@ -54,6 +54,13 @@ def application(app: Flask) -> CustomerRelations:
 
 
 @pytest.fixture
+def project(app: Flask) -> Any:
+    """Bring the views up to date with every event written so far; the number applied."""
+    holder = app.extensions["conversa"]
+    return holder.projector().catch_up
+
+
+@pytest.fixture
 def admin_token(application: CustomerRelations) -> str:
     token = application.bootstrap_admin()
     assert token is not None

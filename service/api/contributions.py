@@ -9,10 +9,13 @@ from flask import url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from service.api.views import listing
 from service.auth import current_actor, requires
+from service.consistency import await_views
 from service.http import answer, changes, expected_version, read
-from service.runtime import application
+from service.runtime import application, views
 from service.schemas import contributions as s
+from service.schemas import views as v
 
 blp = Blueprint("contributions", __name__, url_prefix="/v1/contributions", description="Prosumer contributions")
 
@@ -23,6 +26,17 @@ def _location(contribution_id: UUID) -> str:
 
 @blp.route("")
 class Contributions(MethodView):
+    @requires("contributions:read")
+    @blp.arguments(v.ContributionBoardArgs, location="query")
+    @blp.response(200, v.ContributionBoard)
+    def get(self, args: dict[str, Any]) -> Any:
+        """The contributions board: most endorsed (top) or newest (new) first."""
+        await_views(args.get("min_position"))
+        cursor = args["cursor"][1:] if args["cursor"] else None
+        board = views().contributions(args.get("kind"), args.get("status"), args["sort"], args["limit"], cursor)
+        next_cursor = [args["sort"], *board.next_cursor] if board.next_cursor else None
+        return listing(type(board)(board.items, next_cursor))
+
     @requires("contributions:write")
     @blp.arguments(s.ContributionSubmit)
     @changes(blp, s.Contribution, status=201, creates=True)

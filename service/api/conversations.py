@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -10,10 +11,13 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from domain.application import InboundMessage
+from service.api.views import listing
 from service.auth import current_actor, requires
+from service.consistency import await_views
 from service.http import answer, changes, expected_version, read
-from service.runtime import application
+from service.runtime import application, views
 from service.schemas import conversations as s
+from service.schemas import views as v
 
 blp = Blueprint("conversations", __name__, url_prefix="/v1/conversations", description="Conversations with customers")
 
@@ -24,6 +28,15 @@ def _location(conversation_id: UUID) -> str:
 
 @blp.route("")
 class Conversations(MethodView):
+    @requires("conversations:read")
+    @blp.arguments(v.InboxArgs, location="query")
+    @blp.response(200, v.Inbox)
+    def get(self, args: dict[str, Any]) -> Any:
+        """The inbox: newest activity first, filtered by status, assignee, channel, kind, priority, customer."""
+        await_views(args.pop("min_position", None))
+        limit, cursor = args.pop("limit"), args.pop("cursor")
+        return listing(views().inbox(args, datetime.now(UTC), limit, cursor))
+
     @requires("conversations:write")
     @blp.arguments(s.ConversationStart)
     @changes(blp, s.Conversation, status=201, creates=True)

@@ -9,17 +9,32 @@ from flask import url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from domain.errors import CustomerNotFoundError
+from service.api.views import listing
 from service.auth import current_actor, requires
+from service.consistency import await_views
 from service.http import answer, changes, expected_version, read
 from service.pagination import microseconds, page, page_args
-from service.runtime import application
+from service.runtime import application, views
 from service.schemas import customers as s
+from service.schemas import views as v
 
 blp = Blueprint("customers", __name__, url_prefix="/v1/customers", description="Customers and their identities")
 
 
 @blp.route("")
 class Customers(MethodView):
+    @requires("customers:read")
+    @blp.arguments(v.CustomerListArgs, location="query")
+    @blp.response(200, v.CustomerList)
+    def get(self, args: dict[str, Any]) -> Any:
+        """Customers by name; q searches names, handles and e-mails, tag filters."""
+        await_views(args.get("min_position"))
+        found = views().customers(
+            args.get("q"), args.get("tag"), args["include_inactive"], args["limit"], args["cursor"]
+        )
+        return listing(found)
+
     @requires("customers:write")
     @blp.arguments(s.CustomerCreate)
     @changes(blp, s.Customer, status=201, creates=True)
@@ -133,10 +148,39 @@ class Forget(MethodView):
         return answer(application().forget_customer(customer_id, data["reason"], current_actor(), expected_version()))
 
 
+def _profile(customer_id: UUID, min_position: int | None) -> dict[str, Any]:
+    await_views(min_position)
+    profile = views().profile(str(customer_id))
+    if profile is None:
+        raise CustomerNotFoundError(f"no customer with id {customer_id} in the views (yet)")
+    return profile
+
+
+@blp.route("/<uuid:customer_id>/profile")
+class Profile(MethodView):
+    @requires("customers:read")
+    @blp.arguments(v.ReadArgs, location="query")
+    @blp.response(200, v.Profile)
+    def get(self, args: dict[str, Any], customer_id: UUID) -> Any:
+        """The customer 360: identities, consent, counts, NPS, CSAT, happiness and advocacy explained."""
+        return _profile(customer_id, args.get("min_position"))
+
+
+@blp.route("/<uuid:customer_id>/happiness")
+class CustomerHappiness(MethodView):
+    @requires("customers:read")
+    @blp.arguments(v.ReadArgs, location="query")
+    @blp.response(200, v.CustomerHappiness)
+    def get(self, args: dict[str, Any], customer_id: UUID) -> Any:
+        """Happiness 0–100 with its band and the components it is made of."""
+        profile = _profile(customer_id, args.get("min_position"))
+        return {"customer_id": profile["customer_id"], **profile["happiness"]}
+
+
 @blp.route("/<uuid:customer_id>/timeline")
 class Timeline(MethodView):
     @requires("customers:read")
-    @blp.arguments(page_args(int, int, str, int), location="query")
+    @blp.arguments(page_args((int, int, str, int), "TimelineArgs"), location="query")
     @blp.response(200, s.TimelinePage)
     def get(self, args: dict[str, Any], customer_id: UUID) -> Any:
         """The customer's whole history across their conversations and contributions, oldest first."""

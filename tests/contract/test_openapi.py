@@ -49,12 +49,12 @@ def test_every_api_route_is_in_the_contract(generated_app: Flask) -> None:
     routed = {
         re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
         for rule in generated_app.url_map.iter_rules()
-        if rule.rule.startswith("/v1/") or rule.rule == "/healthz"
+        if rule.rule.startswith("/v1/") or rule.rule in ("/healthz", "/readyz")
     }
     assert routed == documented
 
 
-def test_every_operation_but_health_requires_a_bearer_token(generated_app: Flask) -> None:
+def test_every_operation_but_the_health_checks_requires_a_bearer_token(generated_app: Flask) -> None:
     document = openapi_document(generated_app)
     assert document["security"] == [{"bearerAuth": []}]
     public = {
@@ -63,7 +63,7 @@ def test_every_operation_but_health_requires_a_bearer_token(generated_app: Flask
         for method, operation in operations.items()
         if method in METHODS and operation.get("security") == []
     }
-    assert public == {("/healthz", "get")}
+    assert public == {("/healthz", "get"), ("/readyz", "get")}
 
 
 def test_every_error_is_documented_as_a_problem_document(generated_app: Flask) -> None:
