@@ -75,9 +75,9 @@ class Page:
         self.touched_customers: set[str] = set()
         self.touched_conversations: set[str] = set()
         self.touched_contributions: set[str] = set()
-        self.customer_days: dict[str, str] = {}
+        self.contacts: set[tuple[str, str]] = set()
         self.day_counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-        self.durations: dict[tuple[str, str], tuple[str, float]] = {}
+        self.durations: dict[tuple[str, str], tuple[str, float] | None] = {}  # None: no longer measured
 
     # ---- loading --------------------------------------------------------------------------------
 
@@ -113,13 +113,10 @@ class Page:
             if handler is not None:
                 handler(self, event)
 
-    def _customer(self, customer_id: Any, occurred_at: datetime | None = None) -> State | None:
+    def _customer(self, customer_id: Any) -> State | None:
         customer = self.customers.get(str(customer_id))
         if customer is not None:
             self.touched_customers.add(customer["id"])
-            if occurred_at is not None:
-                day = iso(occurred_at)[:10]
-                self.customer_days[customer["id"]] = max(self.customer_days.get(customer["id"], day), day)
         return customer
 
     def _conversation(self, conversation_id: Any) -> State | None:
@@ -226,13 +223,6 @@ class Page:
             tag_ids.append((customer_id,))
             tags += [(tag, customer_id) for tag in c["tags"]]
             channels += [(channel, customer_id) for channel in sorted({i["channel"] for i in c["identities"]})]
-            day = self.customer_days.get(customer_id)
-            if day is not None and scores["happiness"]["score"] is not None and active:
-                self.tx.execute(
-                    f"""INSERT INTO {self.tables.kpi_happiness} (day, customer_id, happiness) VALUES (?, ?, ?)
-                    ON CONFLICT (day, customer_id) DO UPDATE SET happiness = excluded.happiness""",
-                    (day, customer_id, scores["happiness"]["score"]),
-                )
         self.tx.executemany(
             f"""INSERT INTO {self.tables.customers} (id, name, sort_name, search_text, marketing_consent, active,
                 forgotten, advocacy, happiness, is_advocate, last_contact_at, state)
@@ -264,7 +254,16 @@ class Page:
         self.tx.executemany(
             f"""INSERT INTO {self.tables.kpi_durations} (metric, conversation_id, day, seconds) VALUES (?, ?, ?, ?)
             ON CONFLICT (metric, conversation_id) DO UPDATE SET day = excluded.day, seconds = excluded.seconds""",
-            [(metric, cid, day, seconds) for (metric, cid), (day, seconds) in sorted(self.durations.items())],
+            [(metric, cid, *measured) for (metric, cid), measured in sorted(self.durations.items()) if measured],
+        )
+        self.tx.executemany(
+            f"DELETE FROM {self.tables.kpi_durations} WHERE metric = ? AND conversation_id = ?",
+            [key for key, measured in sorted(self.durations.items()) if measured is None],
+        )
+        self.tx.executemany(
+            f"""INSERT INTO {self.tables.kpi_contacts} (day, customer_id) VALUES (?, ?)
+            ON CONFLICT (day, customer_id) DO NOTHING""",
+            sorted(self.contacts),
         )
 
 
@@ -333,12 +332,12 @@ def _customer_registered(page: Page, e: Any) -> None:
         "contributions": {},
         "last_contact_at": None,
     }
-    page._customer(customer_id, e.occurred_at)
+    page._customer(customer_id)
 
 
 def _customer_change(change: Callable[[State, Any], None]) -> Callable[[Page, Any], None]:
     def handle(page: Page, e: Any) -> None:
-        customer = page._customer(e.originator_id, e.occurred_at)
+        customer = page._customer(e.originator_id)
         if customer is not None:
             change(customer, e)
 
@@ -407,7 +406,7 @@ def _conversation_started(page: Page, e: Any) -> None:
         "message_count": 0,
     }
     page._conversation(conversation_id)
-    page._customer(e.customer_id, e.occurred_at)
+    page._customer(e.customer_id)
 
 
 def _conversation_change(change: Callable[[Page, State, Any], None]) -> Callable[[Page, Any], None]:
@@ -415,7 +414,7 @@ def _conversation_change(change: Callable[[Page, State, Any], None]) -> Callable
         conversation = page._conversation(e.originator_id)
         if conversation is not None:
             change(page, conversation, e)
-            page._customer(conversation["customer_id"], getattr(e, "occurred_at", None))
+            page._customer(conversation["customer_id"])
 
     return handle
 
@@ -450,7 +449,8 @@ def _message_received(page: Page, conversation: State, e: Any) -> None:
     counts = page.day_counts[occurred_at[:10]]
     counts["inbound"] += 1
     counts["negative"] += int(compound <= NEGATIVE_COMPOUND)
-    customer = page._customer(conversation["customer_id"], e.occurred_at)
+    page.contacts.add((occurred_at[:10], conversation["customer_id"]))
+    customer = page._customer(conversation["customer_id"])
     if customer is not None:
         _insort(customer["inbound"], [occurred_at, compound])
         customer["last_contact_at"] = max(customer["last_contact_at"] or "", occurred_at)
@@ -462,7 +462,7 @@ def _reply_sent(page: Page, conversation: State, e: Any) -> None:
     conversation["status"] = "pending"
     if conversation["first_reply_at"] is None or occurred_at < conversation["first_reply_at"]:
         conversation["first_reply_at"] = occurred_at
-    customer = page._customer(conversation["customer_id"], e.occurred_at)
+    customer = page._customer(conversation["customer_id"])
     if customer is not None:
         customer["last_contact_at"] = max(customer["last_contact_at"] or "", occurred_at)
 
@@ -508,7 +508,7 @@ def _satisfaction_rated(page: Page, conversation: State, e: Any) -> None:
     counts = page.day_counts[occurred_at[:10]]
     counts["csat_total"] += 1
     counts["csat_positive"] += int(e.rating >= 4)
-    customer = page._customer(conversation["customer_id"], e.occurred_at)
+    customer = page._customer(conversation["customer_id"])
     if customer is not None:
         _insort(customer["csat"], [occurred_at, e.rating])
 
@@ -533,6 +533,8 @@ def _sync_conversation_summary(page: Page, conversation: State) -> None:
         if first_reply >= first_inbound:
             seconds = (first_reply - first_inbound).total_seconds()
             page.durations[("first_response", conversation["id"])] = (conversation["first_reply_at"][:10], seconds)
+        else:  # an earlier inbound message arrived late: the reply no longer answers the first one
+            page.durations[("first_response", conversation["id"])] = None
     conversation["replied_late"] = late
     customer = page._customer(conversation["customer_id"])
     if customer is not None:

@@ -249,15 +249,21 @@ class Views:
                 f"SELECT metric, day, seconds FROM {t.kpi_durations} WHERE day BETWEEN ? AND ?", (low, high)
             ):
                 durations[metric][day].append(float(seconds))
-            moods: dict[str, list[int]] = defaultdict(list)
-            for day, score in tx.query(
-                f"SELECT day, happiness FROM {t.kpi_happiness} WHERE day BETWEEN ? AND ?", (low, high)
+            # Mean happiness of a period: the current happiness of the customers in contact in it.
+            moods: dict[str, dict[str, int]] = defaultdict(dict)
+            for day, customer_id, score in tx.query(
+                f"SELECT k.day, k.customer_id, c.happiness FROM {t.kpi_contacts} k "
+                f"JOIN {t.customers} c ON c.id = k.customer_id "
+                "WHERE k.day BETWEEN ? AND ? AND c.happiness IS NOT NULL AND c.active = 1",
+                (low, high),
             ):
-                moods[day].append(int(score))
+                moods[day][customer_id] = int(score)
             days = [(first_day + timedelta(days=n)).isoformat() for n in range((last_day - first_day).days + 1)]
-            series = [{"date": day, **_kpi(counts.get(day), durations, moods.get(day, []), [day])} for day in days]
+            series = [
+                {"date": day, **_kpi(counts.get(day), durations, list(moods[day].values()), [day])} for day in days
+            ]
             everything = [sum(col) for col in zip(*counts.values(), strict=True)] if counts else None
-            all_moods = [score for day in days for score in moods.get(day, [])]
+            all_moods = list({c: score for day in days for c, score in moods[day].items()}.values())
             total = {"from": low, "to": high, **_kpi(everything, durations, all_moods, days)}
             return {"total": total, "series": series}
 

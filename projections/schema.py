@@ -83,8 +83,8 @@ GENERATION_TABLES = (
         seconds DOUBLE PRECISION NOT NULL,
         PRIMARY KEY (metric, conversation_id))""",
     "CREATE INDEX IF NOT EXISTS {p}kpi_durations_by_day ON {p}kpi_durations (metric, day)",
-    """CREATE TABLE IF NOT EXISTS {p}kpi_happiness (
-        day TEXT NOT NULL, customer_id TEXT NOT NULL, happiness BIGINT NOT NULL, PRIMARY KEY (day, customer_id))""",
+    """CREATE TABLE IF NOT EXISTS {p}kpi_contacts (
+        day TEXT NOT NULL, customer_id TEXT NOT NULL, PRIMARY KEY (day, customer_id))""",
 )
 
 TABLE_NAMES = (
@@ -95,7 +95,7 @@ TABLE_NAMES = (
     "contributions",
     "kpi_days",
     "kpi_durations",
-    "kpi_happiness",
+    "kpi_contacts",
 )
 
 VIEWS = "views"
