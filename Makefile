@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install serve test lint format openapi clean
+.PHONY: install serve test lint format openapi bench clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,3 +34,6 @@ openapi: install  ## regenerate the committed contract from the code
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+bench: install  ## rebuild speed and view latency at 1,000,000 events on SQLite (takes minutes)
+	$(BIN)/python bench/rebuild.py --events $${EVENTS:-1000000}

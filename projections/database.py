@@ -91,6 +91,10 @@ class ViewDatabase:
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute(f"PRAGMA busy_timeout={int(float(self.env.get('SQLITE_LOCK_TIMEOUT', '10')) * 1000)}")
             connection.execute("PRAGMA synchronous=NORMAL")
+            # Pages of upserts touch many index pages: a 64 MiB cache and rarer WAL checkpoints
+            # (every 64 MiB instead of 4 MiB) roughly halve a rebuild's time on this machine.
+            connection.execute("PRAGMA cache_size=-65536")
+            connection.execute("PRAGMA wal_autocheckpoint=16384")
         with self._lock:
             self._connections.append(connection)
         return connection

@@ -7,11 +7,12 @@ decision depends on the events alone, so a live view equals one rebuilt from pos
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
+
+import orjson
 
 from domain.customer import identity_key
 from domain.scores import (
@@ -34,11 +35,20 @@ EXCERPT_LENGTH = 140
 
 def iso(moment: datetime) -> str:
     """Fixed-width UTC text, so that timestamps sort as strings on both engines."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    text = moment.isoformat(timespec="microseconds")
+    if not text.endswith("+00:00"):  # stored events are in UTC already; this is the rare case
+        text = moment.astimezone(UTC).isoformat(timespec="microseconds")
+    return text[:-6] + "Z"
 
 
 def parse_iso(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    return datetime.fromisoformat(text)
+
+
+def _dump(state: State) -> str:
+    # orjson: the states are read and written for every row a page touches, and the standard
+    # library's json took a fifth of a rebuild's time.
+    return orjson.dumps(state).decode()
 
 
 def excerpt(text: str) -> str:
@@ -75,6 +85,7 @@ class Page:
         self.touched_customers: set[str] = set()
         self.touched_conversations: set[str] = set()
         self.touched_contributions: set[str] = set()
+        self.relabelled: set[str] = set()  # customers whose tags or identities changed
         self.contacts: set[tuple[str, str]] = set()
         self.day_counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         self.durations: dict[tuple[str, str], tuple[str, float] | None] = {}  # None: no longer measured
@@ -87,7 +98,7 @@ class Page:
             chunk = missing[start : start + LOAD_CHUNK]
             marks = ",".join("?" * len(chunk))
             for row_id, state in self.tx.query(f"SELECT id, state FROM {table} WHERE id IN ({marks})", chunk):
-                into[row_id] = json.loads(state)
+                into[row_id] = orjson.loads(state)
 
     def load_for(self, events: Sequence[Any]) -> None:
         """Load every row the events touch, in three queries per table at most."""
@@ -163,7 +174,7 @@ class Page:
                     int(c["first_reply_at"] is not None),
                     int(bool(c["replied_late"])),
                     next_due_at(c),
-                    json.dumps(c),
+                    _dump(c),
                 )
             )
         self.tx.executemany(
@@ -182,7 +193,7 @@ class Page:
 
     def _write_contributions(self) -> None:
         rows = [
-            (c["id"], c["customer_id"], c["kind"], c["status"], len(c["endorsers"]), c["submitted_at"], json.dumps(c))
+            (c["id"], c["customer_id"], c["kind"], c["status"], len(c["endorsers"]), c["submitted_at"], _dump(c))
             for c in (self.contributions[i] for i in sorted(self.touched_contributions))
         ]
         self.tx.executemany(
@@ -217,12 +228,13 @@ class Page:
                     scores["happiness"]["score"],
                     int(advocate),
                     c["last_contact_at"],
-                    json.dumps(c),
+                    _dump(c),
                 )
             )
-            tag_ids.append((customer_id,))
-            tags += [(tag, customer_id) for tag in c["tags"]]
-            channels += [(channel, customer_id) for channel in sorted({i["channel"] for i in c["identities"]})]
+            if customer_id in self.relabelled:
+                tag_ids.append((customer_id,))
+                tags += [(tag, customer_id) for tag in c["tags"]]
+                channels += [(channel, customer_id) for channel in sorted({i["channel"] for i in c["identities"]})]
         self.tx.executemany(
             f"""INSERT INTO {self.tables.customers} (id, name, sort_name, search_text, marketing_consent, active,
                 forgotten, advocacy, happiness, is_advocate, last_contact_at, state)
@@ -333,13 +345,16 @@ def _customer_registered(page: Page, e: Any) -> None:
         "last_contact_at": None,
     }
     page._customer(customer_id)
+    page.relabelled.add(customer_id)
 
 
-def _customer_change(change: Callable[[State, Any], None]) -> Callable[[Page, Any], None]:
+def _customer_change(change: Callable[[State, Any], None], relabels: bool = False) -> Callable[[Page, Any], None]:
     def handle(page: Page, e: Any) -> None:
         customer = page._customer(e.originator_id)
         if customer is not None:
             change(customer, e)
+            if relabels:
+                page.relabelled.add(customer["id"])
 
     return handle
 
@@ -597,18 +612,18 @@ def _set(key: str, value_of: Callable[[Any], Any]) -> Callable[[State, Any], Non
 HANDLERS: dict[str, Callable[[Page, Any], None]] = {
     "Customer.Registered": _customer_registered,
     "Customer.IdentityLinked": _customer_change(
-        lambda c, e: c["identities"].append({"channel": e.channel, "handle": e.handle})
+        lambda c, e: c["identities"].append({"channel": e.channel, "handle": e.handle}), relabels=True
     ),
-    "Customer.IdentityUnlinked": _customer_change(_unlink),
+    "Customer.IdentityUnlinked": _customer_change(_unlink, relabels=True),
     "Customer.ProfileUpdated": _customer_change(_profile_updated),
-    "Customer.Tagged": _customer_change(lambda c, e: c["tags"].append(e.tag)),
-    "Customer.Untagged": _customer_change(lambda c, e: c["tags"].remove(e.tag)),
+    "Customer.Tagged": _customer_change(lambda c, e: c["tags"].append(e.tag), relabels=True),
+    "Customer.Untagged": _customer_change(lambda c, e: c["tags"].remove(e.tag), relabels=True),
     "Customer.MarketingConsentGiven": _customer_change(_consent(True)),
     "Customer.MarketingConsentWithdrawn": _customer_change(_consent(False)),
     "Customer.NpsGiven": _nps_kpi,
     "Customer.MergedInto": _customer_change(_set("merged_into", lambda e: str(e.survivor_id))),
     "Customer.DuplicateAbsorbed": _customer_change(lambda c, e: c["merged_duplicates"].append(str(e.duplicate_id))),
-    "Customer.Forgotten": _customer_change(_forgotten),
+    "Customer.Forgotten": _customer_change(_forgotten, relabels=True),
     "Conversation.Started": _conversation_started,
     "Conversation.MessageReceived": _conversation_change(_message_received),
     "Conversation.ReplySent": _conversation_change(_reply_sent),

@@ -8,9 +8,11 @@ rolls back instead of applying a page twice.
 
 from __future__ import annotations
 
+import contextlib
+import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +34,7 @@ from projections.schema import (
 )
 
 DEFAULT_PAGE_SIZE = 1000
-REBUILD_PAGE_SIZE = 2000
+REBUILD_PAGE_SIZE = 10000
 
 
 class ConcurrentProjectorError(Exception):
@@ -88,29 +90,36 @@ class Projector:
             generation = live_generation(tx)
         return generation if generation is not None else self.setup()
 
-    def project_page(self, generation: int, limit: int | None = None) -> int:
-        """Apply the next page of events to a generation; the number of notifications applied."""
+    def _read(self, after: int, limit: int) -> tuple[list[Any], int]:
+        """Decoded events after a position, and the position of the last one (0 when none)."""
+        notifications = self.application.recorder.select_notifications(start=after + 1, limit=limit)
+        events = [self.application.mapper.to_domain_event(n) for n in notifications]
+        return events, notifications[-1].id if notifications else 0
+
+    def _apply(self, generation: int, after: int, events: list[Any], last: int) -> None:
+        """Apply events that follow `after` in one transaction that moves the tracking to `last`."""
         with self.database.transaction() as tx:
-            position = tracked_position(tx, generation)
-            if position is None:
-                raise ConcurrentProjectorError(f"generation {generation} was replaced by a rebuild")
-            notifications = self.application.recorder.select_notifications(
-                start=position + 1, limit=limit or self.page_size
-            )
-            if not notifications:
-                return 0
-            events = [self.application.mapper.to_domain_event(n) for n in notifications]
             page = Page(tx, Tables(generation), self.application.targets, self.weights)
             page.load_for(events)
             page.apply(events)
             page.flush()
             advanced = tx.rowcount(
                 "UPDATE view_tracking SET position = ? WHERE generation = ? AND position = ?",
-                (notifications[-1].id, generation, position),
+                (last, generation, after),
             )
             if advanced != 1:
-                raise ConcurrentProjectorError(f"generation {generation} moved past {position} meanwhile")
-        return len(notifications)
+                raise ConcurrentProjectorError(f"generation {generation} moved past {after} meanwhile")
+
+    def project_page(self, generation: int, limit: int | None = None) -> int:
+        """Apply the next page of events to a generation; the number of notifications applied."""
+        with self.database.transaction(write=False) as tx:
+            position = tracked_position(tx, generation)
+        if position is None:
+            raise ConcurrentProjectorError(f"generation {generation} was replaced by a rebuild")
+        events, last = self._read(position, limit or self.page_size)
+        if events:
+            self._apply(generation, position, events, last)
+        return len(events)
 
     def catch_up(self, generation: int | None = None, limit: int | None = None) -> int:
         """Apply every page up to the store's head; the number of notifications applied."""
@@ -164,17 +173,52 @@ class Projector:
             new = max(generations, default=0) + 1
             create_generation(tx, new)
         started = time.monotonic()
-        events = 0
-        while applied := self.project_page(new, REBUILD_PAGE_SIZE):
-            events += applied
+        applied = 0
+        for after, events, last in self._prefetched_pages():
+            self._apply(new, after, events, last)
+            applied += len(events)
             if progress is not None:
-                position = self._tracked(new)
-                head = self.application.head_position
-                progress(Progress(position, head, events, time.monotonic() - started))
+                progress(Progress(last, self.application.head_position, applied, time.monotonic() - started))
         with self.database.transaction() as tx:
             set_live_generation(tx, new)
         self.catch_up(new)  # what was written during the switch
         return new
+
+    def _prefetched_pages(self) -> Iterator[tuple[int, list[Any], int]]:
+        """Pages from position 0, each read and decoded while the one before is being applied.
+
+        sqlite3 and psycopg release the GIL while the database works, so reading the next page
+        overlaps with writing this one on the second core.
+        """
+        pages: queue.Queue[tuple[int, list[Any], int] | BaseException | None] = queue.Queue(maxsize=1)
+        stop = threading.Event()
+
+        def read_ahead() -> None:
+            after = 0
+            try:
+                while not stop.is_set():
+                    events, last = self._read(after, REBUILD_PAGE_SIZE)
+                    if not events:
+                        break
+                    pages.put((after, events, last))
+                    after = last
+                pages.put(None)
+            except BaseException as error:  # handed to the consuming thread, which raises it
+                pages.put(error)
+
+        reader = threading.Thread(target=read_ahead, name="rebuild-reader", daemon=True)
+        reader.start()
+        try:
+            while (item := pages.get()) is not None:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            stop.set()
+            while reader.is_alive():  # unblock a reader waiting to put, then let it finish
+                with contextlib.suppress(queue.Empty):
+                    pages.get(timeout=0.1)
+            reader.join()
 
     def _tracked(self, generation: int) -> int:
         with self.database.transaction(write=False) as tx:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import statistics
 import time
 from collections import defaultdict
@@ -10,6 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
+
+import orjson
 
 from domain.customer import FORGOTTEN
 from projections.database import Row, Transaction, ViewDatabase
@@ -96,7 +97,7 @@ class Views:
             sql = f"SELECT sort_name, id, state FROM {t.customers}"
             sql += (" WHERE " + " AND ".join(where)) if where else ""
             rows = tx.query(sql + " ORDER BY sort_name, id LIMIT ?", [*params, limit + 1])
-            return _page(rows, limit, lambda r: _customer_row(json.loads(r[2])), lambda r: [r[0], r[1]])
+            return _page(rows, limit, lambda r: _customer_row(orjson.loads(r[2])), lambda r: [r[0], r[1]])
 
         result: Page = self._reading(read)
         return result
@@ -104,7 +105,7 @@ class Views:
     def profile(self, customer_id: str) -> dict[str, Any] | None:
         def read(tx: Transaction, t: Tables) -> dict[str, Any] | None:
             rows = tx.query(f"SELECT state, is_advocate FROM {t.customers} WHERE id = ?", (customer_id,))
-            return _profile(json.loads(rows[0][0]), bool(rows[0][1])) if rows else None
+            return _profile(orjson.loads(rows[0][0]), bool(rows[0][1])) if rows else None
 
         result: dict[str, Any] | None = self._reading(read)
         return result
@@ -136,7 +137,7 @@ class Views:
                 "ORDER BY advocacy DESC, id DESC LIMIT ?",
                 [*params, limit + 1],
             )
-            return _page(rows, limit, lambda r: _advocate_row(json.loads(r[2])), lambda r: [r[0], r[1]])
+            return _page(rows, limit, lambda r: _advocate_row(orjson.loads(r[2])), lambda r: [r[0], r[1]])
 
         result: Page = self._reading(read)
         return result
@@ -164,7 +165,7 @@ class Views:
             rows = tx.query(sql + " ORDER BY c.last_activity_at DESC, c.id DESC LIMIT ?", [*params, limit + 1])
             stamp = iso(now)
             return _page(
-                rows, limit, lambda r: _inbox_row(json.loads(r[2]), r[3], bool(r[4]), stamp), lambda r: [r[0], r[1]]
+                rows, limit, lambda r: _inbox_row(orjson.loads(r[2]), r[3], bool(r[4]), stamp), lambda r: [r[0], r[1]]
             )
 
         result: Page = self._reading(read)
@@ -194,7 +195,10 @@ class Views:
                 [*params, limit + 1],
             )
             return _page(
-                rows, limit, lambda r: _complaint_row(json.loads(r[2]), r[3], bool(r[4]), stamp), lambda r: [r[0], r[1]]
+                rows,
+                limit,
+                lambda r: _complaint_row(orjson.loads(r[2]), r[3], bool(r[4]), stamp),
+                lambda r: [r[0], r[1]],
             )
 
         result: Page = self._reading(read)
@@ -224,7 +228,7 @@ class Views:
             )
             sql += (" WHERE " + " AND ".join(where)) if where else ""
             rows = tx.query(sql + f" ORDER BY b.{order_column} DESC, b.id DESC LIMIT ?", [*params, limit + 1])
-            return _page(rows, limit, lambda r: _contribution_row(json.loads(r[2]), r[3]), lambda r: [r[0], r[1]])
+            return _page(rows, limit, lambda r: _contribution_row(orjson.loads(r[2]), r[3]), lambda r: [r[0], r[1]])
 
         result: Page = self._reading(read)
         return result
