@@ -74,15 +74,18 @@ def rebuild() -> None:
     application = build_application(settings)
     projector = build_projector(settings, application)
     head = application.head_position
+    last: list[Progress] = []
     with click.progressbar(
         length=max(head, 1), label="rebuilding views", show_eta=True, show_pos=True, item_show_func=_rate
     ) as bar:
 
         def advance(progress: Progress) -> None:
             bar.update(progress.position - bar.pos, progress)
+            last[:] = [progress]
 
         generation = projector.rebuild(advance)
-    click.echo(f"views rebuilt as generation {generation} up to position {projector.position()}")
+    summary = f": {last[0].events:,} events in {last[0].seconds:.1f} s, {_rate(last[0])}" if last else ""
+    click.echo(f"views rebuilt as generation {generation} up to position {projector.position()}{summary}")
     projector.database.close()
     application.close()
 

@@ -114,3 +114,18 @@ def test_the_readme_walkthrough_works_as_written(serve: type[Server]) -> None:
     assert summaries[0] == "Registered as Dana Scully"
     assert summaries[-1] == "CSAT 5/5: “Fast and friendly”"
     assert any(s.startswith("Reply by admin:") for s in summaries)
+    # The embedded projector has applied the NPS the read asked to include.
+    assert '"latest_nps": 10' in result.stdout
+    assert "promoter: latest NPS 10 (+40)" in result.stdout
+    assert '"csat": 100,' in result.stdout
+
+
+def test_rebuild_replaces_the_views_and_reports_progress(tmp_path: Path) -> None:
+    environment = {**os.environ, "CONVERSA_DATA_DIR": str(tmp_path)}
+    environment.pop("CONVERSA_DATABASE_URL", None)
+    subprocess.run([str(CONVERSA), "agents", "create", "Ann", "--role", "agent"], env=environment, check=True)
+    first = subprocess.run([str(CONVERSA), "rebuild"], env=environment, capture_output=True, text=True, check=True)
+    second = subprocess.run([str(CONVERSA), "rebuild"], env=environment, capture_output=True, text=True, check=True)
+    assert "views rebuilt as generation 2" in first.stdout
+    assert "views rebuilt as generation 3" in second.stdout
+    assert "events/s" in first.stdout + first.stderr
