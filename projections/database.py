@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import psycopg
 
 Row = tuple[Any, ...]
+DEFAULT_CACHE_KIB = 64 * 1024
 
 
 class Cursor(Protocol):
@@ -93,11 +94,23 @@ class ViewDatabase:
             connection.execute("PRAGMA synchronous=NORMAL")
             # Pages of upserts touch many index pages: a 64 MiB cache and rarer WAL checkpoints
             # (every 64 MiB instead of 4 MiB) roughly halve a rebuild's time on this machine.
-            connection.execute("PRAGMA cache_size=-65536")
+            connection.execute(f"PRAGMA cache_size=-{DEFAULT_CACHE_KIB}")
             connection.execute("PRAGMA wal_autocheckpoint=16384")
         with self._lock:
             self._connections.append(connection)
         return connection
+
+    @contextmanager
+    def bulk_cache(self, mebibytes: int = 1024) -> Iterator[None]:
+        """A large page cache on this thread's connection while a rebuild writes its tables."""
+        if self.is_postgres:
+            yield
+            return
+        self.connection.execute(f"PRAGMA cache_size=-{mebibytes * 1024}")
+        try:
+            yield
+        finally:
+            self.connection.execute(f"PRAGMA cache_size=-{DEFAULT_CACHE_KIB}")
 
     @property
     def connection(self) -> Any:

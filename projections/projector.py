@@ -27,6 +27,7 @@ from projections.schema import (
     Tables,
     create_control_tables,
     create_generation,
+    create_indexes,
     drop_generation,
     live_generation,
     set_live_generation,
@@ -171,14 +172,17 @@ class Projector:
                 if stale != old:
                     drop_generation(tx, stale)  # an earlier generation, or a rebuild that died
             new = max(generations, default=0) + 1
-            create_generation(tx, new)
+            create_generation(tx, new, indexed=False)
         started = time.monotonic()
         applied = 0
-        for after, events, last in self._prefetched_pages():
-            self._apply(new, after, events, last)
-            applied += len(events)
-            if progress is not None:
-                progress(Progress(last, self.application.head_position, applied, time.monotonic() - started))
+        with self.database.bulk_cache():
+            for after, events, last in self._prefetched_pages():
+                self._apply(new, after, events, last)
+                applied += len(events)
+                if progress is not None:
+                    progress(Progress(last, self.application.head_position, applied, time.monotonic() - started))
+            with self.database.transaction() as tx:
+                create_indexes(tx, new)
         with self.database.transaction() as tx:
             set_live_generation(tx, new)
         self.catch_up(new)  # what was written during the switch

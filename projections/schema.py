@@ -30,12 +30,10 @@ GENERATION_TABLES = (
         is_advocate INTEGER NOT NULL,
         last_contact_at TEXT,
         state TEXT NOT NULL)""",
-    "CREATE INDEX IF NOT EXISTS {p}customers_by_name ON {p}customers (sort_name, id)",
-    "CREATE INDEX IF NOT EXISTS {p}advocates ON {p}customers (advocacy DESC, id DESC) WHERE is_advocate = 1",
     """CREATE TABLE IF NOT EXISTS {p}customer_tags (
-        tag TEXT NOT NULL, customer_id TEXT NOT NULL, PRIMARY KEY (tag, customer_id))""",
+        tag TEXT NOT NULL, customer_id TEXT NOT NULL, PRIMARY KEY (customer_id, tag))""",
     """CREATE TABLE IF NOT EXISTS {p}customer_channels (
-        channel TEXT NOT NULL, customer_id TEXT NOT NULL, PRIMARY KEY (channel, customer_id))""",
+        channel TEXT NOT NULL, customer_id TEXT NOT NULL, PRIMARY KEY (customer_id, channel))""",
     """CREATE TABLE IF NOT EXISTS {p}conversations (
         id TEXT PRIMARY KEY,
         customer_id TEXT NOT NULL,
@@ -51,12 +49,6 @@ GENERATION_TABLES = (
         replied_late INTEGER NOT NULL,
         next_due_at TEXT NOT NULL,
         state TEXT NOT NULL)""",
-    "CREATE INDEX IF NOT EXISTS {p}inbox ON {p}conversations (last_activity_at DESC, id DESC)",
-    "CREATE INDEX IF NOT EXISTS {p}inbox_by_status ON {p}conversations (status, last_activity_at DESC, id DESC)",
-    "CREATE INDEX IF NOT EXISTS {p}inbox_by_assignee ON {p}conversations (assignee_id, last_activity_at DESC, id DESC)",
-    "CREATE INDEX IF NOT EXISTS {p}inbox_by_customer ON {p}conversations (customer_id, last_activity_at DESC, id DESC)",
-    """CREATE INDEX IF NOT EXISTS {p}unresolved_complaints ON {p}conversations (next_due_at, id)
-        WHERE kind = 'complaint' AND status <> 'resolved'""",
     """CREATE TABLE IF NOT EXISTS {p}contributions (
         id TEXT PRIMARY KEY,
         customer_id TEXT NOT NULL,
@@ -65,8 +57,6 @@ GENERATION_TABLES = (
         endorsements BIGINT NOT NULL,
         submitted_at TEXT NOT NULL,
         state TEXT NOT NULL)""",
-    "CREATE INDEX IF NOT EXISTS {p}contributions_top ON {p}contributions (endorsements DESC, id DESC)",
-    "CREATE INDEX IF NOT EXISTS {p}contributions_new ON {p}contributions (submitted_at DESC, id DESC)",
     """CREATE TABLE IF NOT EXISTS {p}kpi_days (
         day TEXT PRIMARY KEY,
         inbound BIGINT NOT NULL,
@@ -82,9 +72,26 @@ GENERATION_TABLES = (
         day TEXT NOT NULL,
         seconds DOUBLE PRECISION NOT NULL,
         PRIMARY KEY (metric, conversation_id))""",
-    "CREATE INDEX IF NOT EXISTS {p}kpi_durations_by_day ON {p}kpi_durations (metric, day)",
     """CREATE TABLE IF NOT EXISTS {p}kpi_contacts (
         day TEXT NOT NULL, customer_id TEXT NOT NULL, PRIMARY KEY (day, customer_id))""",
+)
+
+# Secondary indexes; a rebuild creates them after its bulk load, which is several times faster
+# than keeping them up to date row by row.
+GENERATION_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS {p}customers_by_tag ON {p}customer_tags (tag, customer_id)",
+    "CREATE INDEX IF NOT EXISTS {p}customers_by_channel ON {p}customer_channels (channel, customer_id)",
+    "CREATE INDEX IF NOT EXISTS {p}customers_by_name ON {p}customers (sort_name, id)",
+    "CREATE INDEX IF NOT EXISTS {p}advocates ON {p}customers (advocacy DESC, id DESC) WHERE is_advocate = 1",
+    "CREATE INDEX IF NOT EXISTS {p}inbox ON {p}conversations (last_activity_at DESC, id DESC)",
+    "CREATE INDEX IF NOT EXISTS {p}inbox_by_status ON {p}conversations (status, last_activity_at DESC, id DESC)",
+    "CREATE INDEX IF NOT EXISTS {p}inbox_by_assignee ON {p}conversations (assignee_id, last_activity_at DESC, id DESC)",
+    "CREATE INDEX IF NOT EXISTS {p}inbox_by_customer ON {p}conversations (customer_id, last_activity_at DESC, id DESC)",
+    """CREATE INDEX IF NOT EXISTS {p}unresolved_complaints ON {p}conversations (next_due_at, id)
+        WHERE kind = 'complaint' AND status <> 'resolved'""",
+    "CREATE INDEX IF NOT EXISTS {p}contributions_top ON {p}contributions (endorsements DESC, id DESC)",
+    "CREATE INDEX IF NOT EXISTS {p}contributions_new ON {p}contributions (submitted_at DESC, id DESC)",
+    "CREATE INDEX IF NOT EXISTS {p}kpi_durations_by_day ON {p}kpi_durations (metric, day)",
 )
 
 TABLE_NAMES = (
@@ -122,15 +129,22 @@ def create_control_tables(tx: Transaction) -> None:
         tx.execute(statement)
 
 
-def create_generation(tx: Transaction, generation: int) -> Tables:
+def create_generation(tx: Transaction, generation: int, indexed: bool = True) -> Tables:
     tables = Tables(generation)
     for statement in GENERATION_TABLES:
         tx.execute(statement.format(p=tables.prefix))
+    if indexed:
+        create_indexes(tx, generation)
     tx.execute(
         "INSERT INTO view_tracking (generation, position) VALUES (?, 0) ON CONFLICT (generation) DO NOTHING",
         (generation,),
     )
     return tables
+
+
+def create_indexes(tx: Transaction, generation: int) -> None:
+    for statement in GENERATION_INDEXES:
+        tx.execute(statement.format(p=Tables(generation).prefix))
 
 
 def drop_generation(tx: Transaction, generation: int) -> None:
