@@ -150,6 +150,23 @@ class CustomerRelations(Application[UUID]):
         customer.check_is_active()
         return customer
 
+    def _survivor(self, customer_id: UUID) -> Customer:
+        """The customer a person is now: their record, or the one it was merged into, and so on."""
+        customer = self.get_customer(customer_id)
+        while customer.merged_into is not None and customer.forgotten_at is None:
+            customer = self.get_customer(customer.merged_into)
+        customer.check_is_active()
+        return customer
+
+    def _people(self, customer: Customer) -> list[Customer]:
+        """A customer and every duplicate merged into them, however deep the merges go."""
+        people, pending = [], [customer]
+        while pending:
+            person = pending.pop()
+            people.append(person)
+            pending += [self.get_customer(d) for d in person.merged_duplicates]
+        return people
+
     def _claim_identity(self, customer_id: UUID, channel: str, handle: str) -> IdentityClaim:
         claim_id = IdentityClaim.id_for(identity_key(channel, handle))
         claim: IdentityClaim | None = self._find(claim_id)
@@ -295,7 +312,7 @@ class CustomerRelations(Application[UUID]):
         self._check_version(customer, expected_version)
         occurred_at = self._at(None)
         changed: list[Aggregate] = []
-        for person in [customer, *(self.get_customer(d) for d in customer.merged_duplicates)]:
+        for person in self._people(customer):
             if person.forgotten_at is None:
                 changed.extend(self._release_identities(person.identities))
                 person.forget(reason, occurred_at=occurred_at, actor=actor.as_dict())
@@ -306,16 +323,16 @@ class CustomerRelations(Application[UUID]):
 
     def get_timeline(self, customer_id: UUID) -> list[TimelineEntry]:
         """Everything that happened with a customer and their merged duplicates, oldest first."""
-        customer = self.get_customer(customer_id)
-        people = [customer, *(self.get_customer(d) for d in customer.merged_duplicates)]
-        aggregate_ids: list[UUID] = []
-        for person in people:
-            aggregate_ids.append(person.id)
+        entries: list[TimelineEntry] = []
+        for person in self._people(self.get_customer(customer_id)):
+            aggregate_ids = [person.id]
             dossier: Dossier | None = self._find(Dossier.id_for(person.id))
             if dossier is not None:
                 aggregate_ids += dossier.conversation_ids + dossier.contribution_ids
-        events = [e for aggregate_id in aggregate_ids for e in self.events.get(aggregate_id)]
-        return timeline_entries(events, forgotten=customer.forgotten_at is not None)
+            events = [e for aggregate_id in aggregate_ids for e in self.events.get(aggregate_id)]
+            # Each person's own erasure decides what of their history is hidden.
+            entries += timeline_entries(events, forgotten=person.forgotten_at is not None)
+        return sorted(entries, key=lambda entry: entry.sort_key)
 
     # ---- conversations --------------------------------------------------------------------------
 
@@ -396,7 +413,7 @@ class CustomerRelations(Application[UUID]):
     ) -> Written[Conversation]:
         """Record a customer's message; it reopens a resolved conversation."""
         conversation = self._conversation(conversation_id, expected_version)
-        self._active_customer(conversation.customer_id)
+        self._survivor(conversation.customer_id)  # a merged duplicate's old thread still counts
         references = self._receive(conversation, message)
         return self._written(conversation, conversation, *references)
 
@@ -499,7 +516,7 @@ class CustomerRelations(Application[UUID]):
     ) -> Written[Conversation]:
         """Record the customer's CSAT (1–5) for the current resolution."""
         conversation = self._conversation(conversation_id, expected_version)
-        self._active_customer(conversation.customer_id)
+        self._survivor(conversation.customer_id)
         conversation.rate_satisfaction(
             rating,
             comment,

@@ -68,8 +68,12 @@ class Advocacy:
 
 
 def round_half_up(value: float) -> int:
-    """Schoolbook rounding (Python's round() rounds halves to even)."""
-    return math.floor(value + 0.5)
+    """Schoolbook rounding (Python's round() rounds halves to even).
+
+    The weighted mean is computed in binary floating point, where 0.3 · 59.5 / 0.3 comes out
+    as 59.4999…; rounding to nine places first lets an exact half stay a half.
+    """
+    return math.floor(round(value, 9) + 0.5)
 
 
 def sentiment_component(compounds: Sequence[float]) -> float | None:

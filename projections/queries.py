@@ -175,7 +175,12 @@ class Views:
         self, assignee: str | None, breached: bool | None, now: datetime, limit: int, after: list[Any] | None
     ) -> Page:
         stamp = iso(now)
-        breach = "(c.replied_late = 1 OR (c.replied = 0 AND c.first_response_due_at < ?) OR c.resolution_due_at < ?)"
+        # Never NULL (a complaint without an inbound message has no targets yet), so NOT works.
+        breach = (
+            "(c.replied_late = 1"
+            " OR (c.replied = 0 AND c.first_response_due_at IS NOT NULL AND c.first_response_due_at < ?)"
+            " OR (c.resolution_due_at IS NOT NULL AND c.resolution_due_at < ?))"
+        )
 
         def read(tx: Transaction, t: Tables) -> Page:
             where, params = ["c.kind = 'complaint'", "c.status <> 'resolved'"], []

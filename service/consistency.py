@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import request
 from marshmallow import fields, validate
 
@@ -24,7 +26,7 @@ MIN_POSITION_FIELD = fields.Integer(
 def await_views(min_position: int | None) -> None:
     """Return once the views include the position asked for; 503 with Retry-After after 5 s."""
     header = request.headers.get(MIN_POSITION_HEADER)
-    if header is not None and not header.strip().isdigit():
+    if header is not None and not re.fullmatch(r"\s*[0-9]+\s*", header):  # ASCII only: "²" is a digit too
         raise BadHeaderError(f"{MIN_POSITION_HEADER} must be a whole number, not {header!r}")
     wanted = max(min_position or 0, int(header) if header is not None else 0)
     if wanted and not views().wait_for(wanted, WAIT_SECONDS):

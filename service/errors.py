@@ -10,6 +10,7 @@ from eventsourcing.persistence import OperationalError as StoreUnavailableError
 from flask import Flask, Response, json
 from flask_smorest import Api
 from marshmallow import Schema, fields
+from marshmallow.exceptions import SCHEMA as SCHEMA_ERROR_KEY
 from werkzeug.exceptions import HTTPException
 
 from domain import errors as domain
@@ -110,7 +111,9 @@ def field_errors(messages: Any) -> list[dict[str, str]]:
     def walk(location: str, pointer: str, node: Any) -> None:
         if isinstance(node, Mapping):
             for key, value in node.items():
-                walk(location, f"{pointer}/{key}", value)
+                # marshmallow files errors about a whole object (wrong type, a schema-level rule)
+                # under "_schema", which is no member of the request: point at the object itself.
+                walk(location, pointer if key == SCHEMA_ERROR_KEY else f"{pointer}/{_escape(key)}", value)
         elif isinstance(node, list | tuple) and node and not all(isinstance(n, str) for n in node):
             for index, value in enumerate(node):
                 walk(location, f"{pointer}/{index}", value)
@@ -121,6 +124,11 @@ def field_errors(messages: Any) -> list[dict[str, str]]:
     for location, node in (messages or {}).items():
         walk(location, "", node)
     return flat
+
+
+def _escape(key: Any) -> str:
+    """A member name as a JSON Pointer reference token (RFC 6901: ~ is ~0, / is ~1)."""
+    return str(key).replace("~", "~0").replace("/", "~1")
 
 
 class ConversaApi(Api):  # type: ignore[misc]

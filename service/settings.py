@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -52,7 +53,10 @@ class Settings:
 
     def persistence_env(self) -> dict[str, str]:
         """The eventsourcing environment for the configured database."""
-        url = urlsplit(self.database_url)
+        try:
+            url = urlsplit(self.database_url)
+        except ValueError:  # e.g. an unclosed [ of an IPv6 host; the URL may hold a password: not echoed
+            raise SettingsError("CONVERSA_DATABASE_URL is not a URL like postgresql://user@host:5432/db") from None
         if url.scheme == "sqlite":
             path = unquote(url.path)
             if not path or path == "/":
@@ -64,11 +68,17 @@ class Settings:
                 "SQLITE_LOCK_TIMEOUT": "10",
             }
         if url.scheme in ("postgresql", "postgres"):
+            try:
+                port = url.port or 5432
+            except ValueError:  # urllib's message names no setting
+                raise SettingsError(
+                    f"CONVERSA_DATABASE_URL needs a port from 1 to 65535, in {_redacted(self.database_url)!r}"
+                ) from None
             env = {
                 "PERSISTENCE_MODULE": "eventsourcing.postgres",
                 "POSTGRES_DBNAME": unquote(url.path.lstrip("/")) or "postgres",
                 "POSTGRES_HOST": url.hostname or "127.0.0.1",
-                "POSTGRES_PORT": str(url.port or 5432),
+                "POSTGRES_PORT": str(port),
                 "POSTGRES_USER": unquote(url.username or "postgres"),
                 "POSTGRES_PASSWORD": unquote(url.password or ""),
                 "POSTGRES_LOCK_TIMEOUT": "5",
@@ -80,8 +90,16 @@ class Settings:
                     env["POSTGRES_SCHEMA"] = unquote(value)
             return env
         raise SettingsError(
-            f"CONVERSA_DATABASE_URL must start with sqlite:/// or postgresql://, not {self.database_url!r}"
+            f"CONVERSA_DATABASE_URL must start with sqlite:/// or postgresql://, not {_redacted(self.database_url)!r}"
         )
+
+
+def _redacted(url: str) -> str:
+    """The URL with its password replaced, fit for an error message or a log."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)).geturl()
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -104,7 +122,8 @@ def _first_response_targets(raw: str | None) -> dict[Priority, timedelta]:
         return targets
     for part in raw.split(","):
         name, _, minutes = part.strip().partition("=")
-        if name not in PRIORITIES or not minutes.strip().isdigit() or int(minutes) <= 0:
+        # isascii: str.isdigit() also holds for digits such as "²" that int() refuses.
+        if name not in PRIORITIES or not (minutes.strip().isascii() and minutes.strip().isdigit()) or int(minutes) <= 0:
             raise SettingsError(
                 "CONVERSA_FIRST_RESPONSE_MINUTES takes priority=minutes pairs, e.g. "
                 f"'urgent=15,high=60,medium=240,low=1440', not {raw!r}"
@@ -124,7 +143,7 @@ def _happiness_weights(raw: str | None) -> HappinessWeights:
             weight = float(value)
         except ValueError:
             weight = -1.0
-        if name not in HappinessWeights.__dataclass_fields__ or weight < 0:
+        if name not in HappinessWeights.__dataclass_fields__ or not math.isfinite(weight) or weight < 0:
             raise SettingsError(
                 "CONVERSA_HAPPINESS_WEIGHTS takes component=weight pairs, e.g. "
                 f"'sentiment=0.3,csat=0.25,nps=0.25,service=0.2', not {raw!r}"

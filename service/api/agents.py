@@ -18,7 +18,9 @@ blp = Blueprint("agents", __name__, url_prefix="/v1/agents", description="API us
 
 
 def _with_token(agent: Any, token: str) -> dict[str, Any]:
-    return {**s.Agent().dump(agent), "token": token}
+    """The agent's attributes and its new token, for AgentWithToken to serialise (once: a dumped
+    dict would be dumped again by @blp.response, and a dumped datetime is no longer a datetime)."""
+    return {**{name: getattr(agent, name) for name in s.Agent().fields}, "token": token}
 
 
 @blp.route("")

@@ -42,7 +42,8 @@ class Conversations(MethodView):
     @changes(blp, s.Conversation, status=201, creates=True)
     def post(self, data: dict[str, Any]) -> Any:
         """Start a conversation with a customer, optionally with its first inbound message."""
-        message = InboundMessage(**data.pop("message")) if data.get("message") else None
+        first = data.pop("message", None)  # always loaded (default None): never pass it twice
+        message = InboundMessage(**first) if first else None
         written = application().start_conversation(**data, message=message, actor=current_actor())
         return answer(written, 201, _location(written.aggregate.id))
 

@@ -117,7 +117,15 @@ class Tags(MethodView):
         return answer(application().tag_customer(customer_id, data["tag"], current_actor(), expected_version()))
 
 
-@blp.route("/<uuid:customer_id>/tags/<string:tag>")
+# <path:…>, not <string:…>: a tag may hold "/" and must still be removable. The path converter
+# documents no minLength, so the parameters say what <string:…> said and the contract stays the same.
+@blp.route(
+    "/<uuid:customer_id>/tags/<path:tag>",
+    parameters=[
+        {"in": "path", "name": "customer_id"},
+        {"in": "path", "name": "tag", "schema": {"type": "string", "minLength": 1}},
+    ],
+)
 class Tag(MethodView):
     @requires("customers:write")
     @changes(blp, s.Customer)

@@ -34,8 +34,17 @@ class CustomerPatch(Schema):
             raise ValidationError("give at least one of name, email, locale")
 
 
+class JsonBoolean(fields.Boolean):
+    """Only JSON true or false: 1 == True in Python, so truthy={True} alone would take 1 and 0."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
 class ConsentChange(Schema):
-    given = fields.Boolean(required=True, truthy={True}, falsy={False})
+    given = JsonBoolean(required=True)
     source = Text(REASON_MAX, load_default=None, allow_none=True, metadata={"description": "How consent was obtained"})
 
 
