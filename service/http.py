@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
+import flask_smorest
 from eventsourcing.domain import Aggregate
 from flask import request
-from flask_smorest import Blueprint
-from marshmallow import Schema
+from marshmallow import RAISE, Schema
+from webargs.flaskparser import FlaskParser
 
 from domain.application import Written
 from service.errors import BadPreconditionError
@@ -35,6 +36,21 @@ IF_MATCH_DOC = {
     "description": 'The ETag you read (e.g. "3"); the change is refused with 412 if the resource changed since',
     "schema": {"type": "string"},
 }
+
+
+class StrictParser(FlaskParser):  # type: ignore[misc]
+    """Refuses unknown query parameters as it does unknown body fields: a misspelt filter must
+    answer 422, not silently return the unfiltered list."""
+
+    DEFAULT_UNKNOWN_BY_LOCATION: ClassVar[dict[str, str | None]] = {
+        **FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION,
+        "query": RAISE,
+        "querystring": RAISE,
+    }
+
+
+class Blueprint(flask_smorest.Blueprint):  # type: ignore[misc]
+    ARGUMENTS_PARSER = StrictParser()
 
 
 def etag(aggregate: Aggregate) -> str:

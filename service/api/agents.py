@@ -7,10 +7,9 @@ from uuid import UUID
 
 from flask import url_for
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from service.auth import current_actor, requires
-from service.http import answer, changes, read
+from service.http import Blueprint, answer, changes, read
 from service.runtime import application
 from service.schemas import agents as s
 

@@ -8,13 +8,12 @@ from uuid import UUID
 
 from flask import url_for
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from domain.application import InboundMessage
 from service.api.views import listing
 from service.auth import current_actor, requires
 from service.consistency import await_views
-from service.http import answer, changes, expected_version, read
+from service.http import Blueprint, answer, changes, expected_version, read
 from service.runtime import application, views
 from service.schemas import conversations as s
 from service.schemas import views as v

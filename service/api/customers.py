@@ -7,13 +7,12 @@ from uuid import UUID
 
 from flask import url_for
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from domain.errors import CustomerNotFoundError
 from service.api.views import listing
 from service.auth import current_actor, requires
 from service.consistency import await_views
-from service.http import answer, changes, expected_version, read
+from service.http import Blueprint, answer, changes, expected_version, read
 from service.pagination import microseconds, page, page_args
 from service.runtime import application, views
 from service.schemas import customers as s

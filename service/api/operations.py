@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
+from service.http import Blueprint
 from service.runtime import application, views
 from service.schemas.views import Readiness
 

@@ -10,10 +10,10 @@ from typing import Any
 
 from flask import Response, request, stream_with_context
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from service.auth import current_agent, requires
 from service.consistency import await_views
+from service.http import Blueprint
 from service.pagination import encode_cursor
 from service.runtime import views
 from service.schemas import views as s

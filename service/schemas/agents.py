@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from domain.agent import ROLES
-from service.schemas.common import NAME_MAX, Text
+from service.schemas.common import NAME_MAX, Text, page_of
 
 
 class AgentCreate(Schema):
@@ -26,6 +26,4 @@ class AgentWithToken(Agent):
     token = fields.String(metadata={"description": "The bearer token: shown this once, store it safely"})
 
 
-class AgentList(Schema):
-    items = fields.List(fields.Nested(Agent))
-    next_cursor = fields.String(allow_none=True)
+AgentList = page_of(Agent, "AgentList")

@@ -44,5 +44,15 @@ class Actor(Schema):
     name = fields.String(allow_none=True)
 
 
-class Empty(Schema):
-    """An empty JSON object (or no body at all)."""
+class Recorded(Schema):
+    """Something that happened: when, and who did it."""
+
+    occurred_at = fields.AwareDateTime()
+    actor = fields.Nested(Actor)
+
+
+def page_of(row: type[Schema], name: str) -> type[Schema]:
+    """A page of a keyset-paginated list: its rows, and the cursor of the next page (null on the last)."""
+    return Schema.from_dict(
+        {"items": fields.List(fields.Nested(row)), "next_cursor": fields.String(allow_none=True)}, name=name
+    )

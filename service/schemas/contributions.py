@@ -7,7 +7,7 @@ from typing import Any
 from marshmallow import Schema, fields, validate
 
 from domain.contribution import CONTRIBUTION_KINDS, CONTRIBUTION_STATUSES
-from service.schemas.common import NAME_MAX, REASON_MAX, TEXT_MAX, Actor, Text, occurred_at
+from service.schemas.common import NAME_MAX, REASON_MAX, TEXT_MAX, Recorded, Text, occurred_at
 
 
 class ContributionSubmit(Schema):
@@ -45,12 +45,10 @@ class Conversion(Schema):
     customer_id = fields.UUID(required=True, metadata={"description": "The customer the referral became"})
 
 
-class StatusRecord(Schema):
+class StatusRecord(Recorded):
     status = fields.String()
     previous = fields.String()
     note = fields.String(allow_none=True)
-    occurred_at = fields.AwareDateTime()
-    actor = fields.Nested(Actor)
 
 
 class EndorsementRecord(Schema):
@@ -58,10 +56,8 @@ class EndorsementRecord(Schema):
     occurred_at = fields.AwareDateTime()
 
 
-class RewardRecord(Schema):
+class RewardRecord(Recorded):
     description = fields.String()
-    occurred_at = fields.AwareDateTime()
-    actor = fields.Nested(Actor)
 
 
 class Contribution(Schema):

@@ -8,7 +8,17 @@ from marshmallow import Schema, fields, validate
 
 from domain.classification import KINDS, PRIORITIES
 from service.runtime import application
-from service.schemas.common import CHANNEL, EXTERNAL_ID_MAX, NAME_MAX, REASON_MAX, TEXT_MAX, Actor, Text, occurred_at
+from service.schemas.common import (
+    CHANNEL,
+    EXTERNAL_ID_MAX,
+    NAME_MAX,
+    REASON_MAX,
+    TEXT_MAX,
+    Actor,
+    Recorded,
+    Text,
+    occurred_at,
+)
 
 
 class InboundMessage(Schema):
@@ -74,10 +84,8 @@ class Sentiment(Schema):
     version = fields.String()
 
 
-class RetractionRecord(Schema):
+class RetractionRecord(Recorded):
     reason = fields.String()
-    occurred_at = fields.AwareDateTime()
-    actor = fields.Nested(Actor)
 
 
 class Message(Schema):
@@ -107,10 +115,8 @@ class Assignee(Schema):
     name = fields.String()
 
 
-class EscalationRecord(Schema):
+class EscalationRecord(Recorded):
     reason = fields.String()
-    occurred_at = fields.AwareDateTime()
-    actor = fields.Nested(Actor)
 
 
 class CsatRecord(Schema):

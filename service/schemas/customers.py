@@ -6,7 +6,18 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from service.schemas.common import CHANNEL, NAME_MAX, REASON_MAX, TAG_MAX, TEXT_MAX, Actor, Text, occurred_at
+from service.schemas.common import (
+    CHANNEL,
+    NAME_MAX,
+    REASON_MAX,
+    TAG_MAX,
+    TEXT_MAX,
+    Actor,
+    Recorded,
+    Text,
+    occurred_at,
+    page_of,
+)
 
 LOCALE = validate.Regexp(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$", error="a locale is a BCP 47 tag like en or pt-BR")
 
@@ -74,11 +85,9 @@ class IdentityPath(Schema):
     handle = Text(NAME_MAX, required=True)
 
 
-class ConsentRecord(Schema):
+class ConsentRecord(Recorded):
     given = fields.Boolean()
     source = fields.String(allow_none=True)
-    occurred_at = fields.AwareDateTime()
-    actor = fields.Nested(Actor)
 
 
 class NpsRecord(Schema):
@@ -119,6 +128,4 @@ class TimelineEntry(Schema):
     aggregate_id = fields.UUID()
 
 
-class TimelinePage(Schema):
-    items = fields.List(fields.Nested(TimelineEntry))
-    next_cursor = fields.String(allow_none=True)
+TimelinePage = page_of(TimelineEntry, "TimelinePage")

@@ -11,7 +11,7 @@ from domain.classification import KINDS, PRIORITIES
 from domain.contribution import CONTRIBUTION_KINDS, CONTRIBUTION_STATUSES
 from service.consistency import MIN_POSITION_FIELD
 from service.pagination import Cursor, limit_field, page_args
-from service.schemas.common import CHANNEL, NAME_MAX, TAG_MAX
+from service.schemas.common import CHANNEL, NAME_MAX, TAG_MAX, page_of
 from service.schemas.customers import Identity
 
 KPI_MAX_DAYS = 366
@@ -140,9 +140,7 @@ class CustomerRow(Schema):
     merged_into = fields.String(allow_none=True)
 
 
-class CustomerList(Schema):
-    items = fields.List(fields.Nested(CustomerRow))
-    next_cursor = fields.String(allow_none=True)
+CustomerList = page_of(CustomerRow, "CustomerList")
 
 
 class ConversationCounts(Schema):
@@ -214,9 +212,7 @@ class InboxRow(Schema):
     first_response_breached = fields.Boolean()
 
 
-class Inbox(Schema):
-    items = fields.List(fields.Nested(InboxRow))
-    next_cursor = fields.String(allow_none=True)
+Inbox = page_of(InboxRow, "Inbox")
 
 
 class ComplaintRow(Schema):
@@ -238,9 +234,7 @@ class ComplaintRow(Schema):
     sentiment = fields.Float(allow_none=True)
 
 
-class Complaints(Schema):
-    items = fields.List(fields.Nested(ComplaintRow))
-    next_cursor = fields.String(allow_none=True)
+Complaints = page_of(ComplaintRow, "Complaints")
 
 
 class AdvocateRow(Schema):
@@ -253,9 +247,7 @@ class AdvocateRow(Schema):
     marketing_consent = fields.Boolean()
 
 
-class Advocates(Schema):
-    items = fields.List(fields.Nested(AdvocateRow))
-    next_cursor = fields.String(allow_none=True)
+Advocates = page_of(AdvocateRow, "Advocates")
 
 
 class ContributionRow(Schema):
@@ -272,9 +264,7 @@ class ContributionRow(Schema):
     submitted_at = fields.String()
 
 
-class ContributionBoard(Schema):
-    items = fields.List(fields.Nested(ContributionRow))
-    next_cursor = fields.String(allow_none=True)
+ContributionBoard = page_of(ContributionRow, "ContributionBoard")
 
 
 class KpiFigures(Schema):

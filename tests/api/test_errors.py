@@ -225,3 +225,14 @@ def test_the_body_limit_follows_the_max_body_bytes_setting(
     at_limit = small.post("/v1/customers", data=json_of_size(1000), content_type="application/json")
     assert at_limit.status_code == 201, at_limit.json
     assert application.head_position > before
+
+
+@pytest.mark.parametrize(
+    "url", ["/v1/conversations?stauts=open", "/v1/advocates?min_scor=50", "/v1/kpis?form=2026-01-01"]
+)
+def test_a_misspelt_query_parameter_is_refused_rather_than_ignored(admin: ApiClient, url: str) -> None:
+    response = admin.get(url)
+    assert response.status_code == 422
+    assert response.content_type == "application/problem+json"
+    assert [error["location"] for error in response.json["errors"]] == ["query"]
+    assert response.json["errors"][0]["detail"] == "Unknown field."
