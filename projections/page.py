@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -65,6 +66,17 @@ def _insort(items: list[list[Any]], item: list[Any]) -> bool:
     return position == len(items) - 1
 
 
+@dataclass
+class Known:
+    """Rows as the previous pages wrote them, kept in memory by a rebuild (the only writer of its
+    generation) so that the next page need not read them back."""
+
+    customers: dict[str, State] = field(default_factory=dict)
+    conversations: dict[str, State] = field(default_factory=dict)
+    contributions: dict[str, State] = field(default_factory=dict)
+    complete: bool = False  # holds every row there is: one it lacks does not exist yet
+
+
 class Page:
     """The changes one page of events makes to every view."""
 
@@ -74,14 +86,17 @@ class Page:
         tables: Tables,
         targets: ResponseTargets,
         weights: HappinessWeights,
+        known: Known | None = None,
     ) -> None:
         self.tx = tx
         self.tables = tables
         self.targets = targets
         self.weights = weights
-        self.customers: dict[str, State] = {}
-        self.conversations: dict[str, State] = {}
-        self.contributions: dict[str, State] = {}
+        known = known or Known()
+        self.complete = known.complete
+        self.customers = known.customers
+        self.conversations = known.conversations
+        self.contributions = known.contributions
         self.touched_customers: set[str] = set()
         self.touched_conversations: set[str] = set()
         self.touched_contributions: set[str] = set()
@@ -102,6 +117,8 @@ class Page:
 
     def load_for(self, events: Sequence[Any]) -> None:
         """Load every row the events touch, in three queries per table at most."""
+        if self.complete:
+            return
         by_kind: dict[str, set[str]] = defaultdict(set)
         for event in events:
             by_kind[type(event).__qualname__.split(".")[0]].add(str(event.originator_id))

@@ -9,6 +9,7 @@ rolls back instead of applying a page twice.
 from __future__ import annotations
 
 import contextlib
+import gc
 import queue
 import threading
 import time
@@ -22,7 +23,7 @@ from psycopg import sql
 from domain.application import CustomerRelations
 from domain.scores import HappinessWeights
 from projections.database import ViewDatabase
-from projections.page import Page
+from projections.page import Known, Page
 from projections.schema import (
     Tables,
     create_control_tables,
@@ -35,7 +36,7 @@ from projections.schema import (
 )
 
 DEFAULT_PAGE_SIZE = 1000
-REBUILD_PAGE_SIZE = 10000
+REBUILD_PAGE_SIZE = 50000
 
 
 class ConcurrentProjectorError(Exception):
@@ -97,10 +98,10 @@ class Projector:
         events = [self.application.mapper.to_domain_event(n) for n in notifications]
         return events, notifications[-1].id if notifications else 0
 
-    def _apply(self, generation: int, after: int, events: list[Any], last: int) -> None:
+    def _apply(self, generation: int, after: int, events: list[Any], last: int, known: Known | None = None) -> None:
         """Apply events that follow `after` in one transaction that moves the tracking to `last`."""
         with self.database.transaction() as tx:
-            page = Page(tx, Tables(generation), self.application.targets, self.weights)
+            page = Page(tx, Tables(generation), self.application.targets, self.weights, known)
             page.load_for(events)
             page.apply(events)
             page.flush()
@@ -175,9 +176,10 @@ class Projector:
             create_generation(tx, new, indexed=False)
         started = time.monotonic()
         applied = 0
-        with self.database.bulk_cache():
+        known = Known(complete=True)  # every row of the new generation, held until it is complete
+        with self.database.bulk_cache(), _without_cyclic_gc():
             for after, events, last in self._prefetched_pages():
-                self._apply(new, after, events, last)
+                self._apply(new, after, events, last, known)
                 applied += len(events)
                 if progress is not None:
                     progress(Progress(last, self.application.head_position, applied, time.monotonic() - started))
@@ -227,6 +229,22 @@ class Projector:
     def _tracked(self, generation: int) -> int:
         with self.database.transaction(write=False) as tx:
             return tracked_position(tx, generation) or 0
+
+
+@contextlib.contextmanager
+def _without_cyclic_gc() -> Iterator[None]:
+    """Pause Python's cycle collector while a rebuild holds every row of its generation.
+
+    Events and view states are trees of dicts and lists (no cycles), so reference counting frees
+    them all; the collector would only walk the growing set of live rows over and over.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 class _Waiter:
