@@ -82,13 +82,11 @@ class Page:
 
     def __init__(
         self,
-        tx: Transaction,
         tables: Tables,
         targets: ResponseTargets,
         weights: HappinessWeights,
         known: Known | None = None,
     ) -> None:
-        self.tx = tx
         self.tables = tables
         self.targets = targets
         self.weights = weights
@@ -107,23 +105,23 @@ class Page:
 
     # ---- loading --------------------------------------------------------------------------------
 
-    def _load(self, table: str, ids: Iterable[str], into: dict[str, State]) -> None:
+    def _load(self, tx: Transaction, table: str, ids: Iterable[str], into: dict[str, State]) -> None:
         missing = sorted({i for i in ids if i not in into})
         for start in range(0, len(missing), LOAD_CHUNK):
             chunk = missing[start : start + LOAD_CHUNK]
             marks = ",".join("?" * len(chunk))
-            for row_id, state in self.tx.query(f"SELECT id, state FROM {table} WHERE id IN ({marks})", chunk):
+            for row_id, state in tx.query(f"SELECT id, state FROM {table} WHERE id IN ({marks})", chunk):
                 into[row_id] = orjson.loads(state)
 
-    def load_for(self, events: Sequence[Any]) -> None:
+    def load_for(self, tx: Transaction, events: Sequence[Any]) -> None:
         """Load every row the events touch, in three queries per table at most."""
         if self.complete:
             return
         by_kind: dict[str, set[str]] = defaultdict(set)
         for event in events:
             by_kind[type(event).__qualname__.split(".")[0]].add(str(event.originator_id))
-        self._load(self.tables.conversations, by_kind["Conversation"], self.conversations)
-        self._load(self.tables.contributions, by_kind["Contribution"], self.contributions)
+        self._load(tx, self.tables.conversations, by_kind["Conversation"], self.conversations)
+        self._load(tx, self.tables.contributions, by_kind["Contribution"], self.contributions)
         customer_ids = set(by_kind["Customer"])
         customer_ids |= {c["customer_id"] for c in self.conversations.values()}
         customer_ids |= {c["customer_id"] for c in self.contributions.values()}
@@ -131,7 +129,7 @@ class Page:
             for name in ("customer_id", "survivor_id", "duplicate_id"):
                 if hasattr(event, name):
                     customer_ids.add(str(getattr(event, name)))
-        self._load(self.tables.customers, customer_ids, self.customers)
+        self._load(tx, self.tables.customers, customer_ids, self.customers)
 
     # ---- applying -------------------------------------------------------------------------------
 
@@ -161,8 +159,9 @@ class Page:
 
     # ---- writing --------------------------------------------------------------------------------
 
-    def flush(self) -> None:
+    def flush(self, tx: Transaction) -> None:
         """Write every touched row back, then the KPI counters."""
+        self.tx = tx
         for conversation_id in self.touched_conversations:
             _sync_conversation_summary(self, self.conversations[conversation_id])
         for contribution_id in self.touched_contributions:

@@ -22,7 +22,7 @@ from psycopg import sql
 
 from domain.application import CustomerRelations
 from domain.scores import HappinessWeights
-from projections.database import ViewDatabase
+from projections.database import Transaction, ViewDatabase
 from projections.page import Known, Page
 from projections.schema import (
     Tables,
@@ -37,6 +37,7 @@ from projections.schema import (
 
 DEFAULT_PAGE_SIZE = 1000
 REBUILD_PAGE_SIZE = 50000
+REBUILD_WRITE_EVENTS = 250_000
 
 
 class ConcurrentProjectorError(Exception):
@@ -98,19 +99,23 @@ class Projector:
         events = [self.application.mapper.to_domain_event(n) for n in notifications]
         return events, notifications[-1].id if notifications else 0
 
-    def _apply(self, generation: int, after: int, events: list[Any], last: int, known: Known | None = None) -> None:
+    def _apply(self, generation: int, after: int, events: list[Any], last: int) -> None:
         """Apply events that follow `after` in one transaction that moves the tracking to `last`."""
+        page = Page(Tables(generation), self.application.targets, self.weights)
         with self.database.transaction() as tx:
-            page = Page(tx, Tables(generation), self.application.targets, self.weights, known)
-            page.load_for(events)
+            page.load_for(tx, events)
             page.apply(events)
-            page.flush()
-            advanced = tx.rowcount(
-                "UPDATE view_tracking SET position = ? WHERE generation = ? AND position = ?",
-                (last, generation, after),
-            )
-            if advanced != 1:
-                raise ConcurrentProjectorError(f"generation {generation} moved past {after} meanwhile")
+            self._write(tx, page, generation, after, last)
+
+    @staticmethod
+    def _write(tx: Transaction, page: Page, generation: int, after: int, last: int) -> None:
+        page.flush(tx)
+        advanced = tx.rowcount(
+            "UPDATE view_tracking SET position = ? WHERE generation = ? AND position = ?",
+            (last, generation, after),
+        )
+        if advanced != 1:
+            raise ConcurrentProjectorError(f"generation {generation} moved past {after} meanwhile")
 
     def project_page(self, generation: int, limit: int | None = None) -> int:
         """Apply the next page of events to a generation; the number of notifications applied."""
@@ -176,13 +181,26 @@ class Projector:
             create_generation(tx, new, indexed=False)
         started = time.monotonic()
         applied = 0
-        known = Known(complete=True)  # every row of the new generation, held until it is complete
+        # Every row of the new generation stays in memory (nothing else writes it, so a row it
+        # lacks does not exist), and rows are written once per batch of pages, not per page:
+        # the generation is invisible until the switch, and a rebuild that dies is dropped.
+        known = Known(complete=True)
+        batch, written = Page(Tables(new), self.application.targets, self.weights, known), 0
         with self.database.bulk_cache(), _without_cyclic_gc():
-            for after, events, last in self._prefetched_pages():
-                self._apply(new, after, events, last, known)
+            for _, events, last in self._prefetched_pages():
+                batch.apply(events)
                 applied += len(events)
+                if applied - written >= REBUILD_WRITE_EVENTS:
+                    after = self._tracked(new)
+                    with self.database.transaction() as tx:
+                        self._write(tx, batch, new, after, last)
+                    batch, written = Page(Tables(new), self.application.targets, self.weights, known), applied
                 if progress is not None:
                     progress(Progress(last, self.application.head_position, applied, time.monotonic() - started))
+            if applied > written:
+                after = self._tracked(new)
+                with self.database.transaction() as tx:
+                    self._write(tx, batch, new, after, last)
             with self.database.transaction() as tx:
                 create_indexes(tx, new)
         with self.database.transaction() as tx:

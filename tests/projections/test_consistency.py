@@ -327,3 +327,18 @@ def test_readers_keep_the_old_views_until_a_rebuild_has_caught_up(
     assert projector.live_generation() == new != old
     with projector.database.transaction(write=False) as tx:
         assert tracked_position(tx, new) == application.head_position
+
+
+def test_a_rebuild_written_in_several_batches_equals_the_live_views(
+    store: tuple[CustomerRelations, Projector], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    application, projector = store
+    make_history(application)
+    projector.catch_up(limit=5)
+    live = live_snapshot(projector)
+    # Small pages and batches, so that this rebuild writes its rows in many transactions.
+    monkeypatch.setattr("projections.projector.REBUILD_PAGE_SIZE", 7)
+    monkeypatch.setattr("projections.projector.REBUILD_WRITE_EVENTS", 20)
+    projector.rebuild()
+    assert live_snapshot(projector) == live
+    assert projector.position() == application.head_position
