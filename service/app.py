@@ -10,6 +10,7 @@ from flask import Flask
 
 from service.api import agents, contributions, conversations, customers, operations, views
 from service.errors import ConversaApi
+from service.headers import add_security_headers
 from service.runtime import ApplicationHolder
 from service.settings import Settings
 
@@ -49,6 +50,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
     api = ConversaApi(app)
     for module in (customers, conversations, contributions, views, agents, operations):
         api.register_blueprint(module.blp)
+    add_security_headers(app)
     return app
 
 
