@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
@@ -24,10 +26,21 @@ class Text(fields.String):
         self.metadata.setdefault("minLength", 1)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        text: str = super()._deserialize(value, attr, data, **kwargs)
+        # NFC: the same words typed on two keyboards ("é" as one or two code points) are one text.
+        text = unicodedata.normalize("NFC", super()._deserialize(value, attr, data, **kwargs))
         if not text.strip():
             raise ValidationError("must not be empty")
+        check_no_control_characters(text)
         return text
+
+
+# Control characters other than tab and line breaks: they corrupt logs, CSV exports and terminals.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def check_no_control_characters(text: str) -> None:
+    if CONTROL_CHARACTERS.search(text):
+        raise ValidationError("must not contain control characters (tab and line breaks are fine)")
 
 
 def occurred_at(**kwargs: Any) -> fields.AwareDateTime:

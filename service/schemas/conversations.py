@@ -17,6 +17,7 @@ from service.schemas.common import (
     Actor,
     Recorded,
     Text,
+    check_no_control_characters,
     occurred_at,
 )
 
@@ -26,7 +27,7 @@ class InboundMessage(Schema):
     external_id = fields.String(
         load_default=None,
         allow_none=True,
-        validate=validate.Length(min=1, max=EXTERNAL_ID_MAX),
+        validate=[validate.Length(min=1, max=EXTERNAL_ID_MAX), check_no_control_characters],
         metadata={"description": "The channel's id of the message; each is recorded once per channel"},
     )
     occurred_at = occurred_at(load_default=None)
@@ -44,7 +45,9 @@ class ConversationStart(Schema):
 class Reply(Schema):
     text = Text(TEXT_MAX, required=True)
     external_id = fields.String(
-        load_default=None, allow_none=True, validate=validate.Length(min=1, max=EXTERNAL_ID_MAX)
+        load_default=None,
+        allow_none=True,
+        validate=[validate.Length(min=1, max=EXTERNAL_ID_MAX), check_no_control_characters],
     )
     occurred_at = occurred_at(load_default=None)
 

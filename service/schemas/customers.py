@@ -15,6 +15,7 @@ from service.schemas.common import (
     Actor,
     Recorded,
     Text,
+    check_no_control_characters,
     occurred_at,
     page_of,
 )
@@ -68,7 +69,11 @@ class NpsAnswer(Schema):
 class TagRequest(Schema):
     tag = fields.String(
         required=True,
-        validate=[validate.Length(min=1, max=TAG_MAX), validate.Regexp(r"^\S(.*\S)?$", error="no surrounding spaces")],
+        validate=[
+            validate.Length(min=1, max=TAG_MAX),
+            validate.Regexp(r"^\S(.*\S)?$", error="no surrounding spaces"),
+            check_no_control_characters,
+        ],
     )
 
 
