@@ -400,17 +400,20 @@ def _nps_given(customer: State, e: Any) -> None:
         customer["nps"] = [iso(e.occurred_at), e.score]
 
 
+_record_nps = _customer_change(_nps_given)
+
+
 def _forgotten(customer: State, e: Any) -> None:
     customer.update(name="[forgotten]", email=None, identities=[], forgotten=True, marketing_consent=False)
     customer["consent_history"] = [{**c, "source": None} for c in customer["consent_history"]]
 
 
-def _nps_kpi(page: Page, e: Any) -> None:
+def _nps_kpi(page: Page, e: Any) -> None:  # the KPI counters, then the customer's latest answer
     counts = page.day_counts[iso(e.occurred_at)[:10]]
     counts["nps_total"] += 1
     counts["nps_promoters"] += int(e.score >= 9)
     counts["nps_detractors"] += int(e.score <= 6)
-    _customer_change(_nps_given)(page, e)
+    _record_nps(page, e)
 
 
 def _conversation_started(page: Page, e: Any) -> None:

@@ -22,7 +22,9 @@ WAIT_INTERVAL_SECONDS = 0.02
 
 
 @dataclass(frozen=True)
-class Page:
+class ListPage:
+    """One page of a list view: its rows and the sort key its next page starts after."""
+
     items: list[dict[str, Any]]
     next_cursor: list[Any] | None
 
@@ -32,11 +34,13 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
-def _page(rows: list[Row], limit: int, shape: Callable[[Row], dict[str, Any]], key: Callable[[Row], list[Any]]) -> Page:
+def _page(
+    rows: list[Row], limit: int, shape: Callable[[Row], dict[str, Any]], key: Callable[[Row], list[Any]]
+) -> ListPage:
     """Rows were fetched with limit + 1: the extra one only says whether there is a next page."""
     more = len(rows) > limit
     rows = rows[:limit]
-    return Page([shape(row) for row in rows], key(rows[-1]) if more and rows else None)
+    return ListPage([shape(row) for row in rows], key(rows[-1]) if more and rows else None)
 
 
 def _breached(due: str | None, done_at: str | None, now: str) -> bool:
@@ -80,8 +84,8 @@ class Views:
 
     def customers(
         self, q: str | None, tag: str | None, include_inactive: bool, limit: int, after: list[Any] | None
-    ) -> Page:
-        def read(tx: Transaction, t: Tables) -> Page:
+    ) -> ListPage:
+        def read(tx: Transaction, t: Tables) -> ListPage:
             where, params = [], []
             if not include_inactive:
                 where.append("active = 1")
@@ -99,7 +103,7 @@ class Views:
             rows = tx.query(sql + " ORDER BY sort_name, id LIMIT ?", [*params, limit + 1])
             return _page(rows, limit, lambda r: _customer_row(orjson.loads(r[2])), lambda r: [r[0], r[1]])
 
-        result: Page = self._reading(read)
+        result: ListPage = self._reading(read)
         return result
 
     def profile(self, customer_id: str) -> dict[str, Any] | None:
@@ -117,8 +121,8 @@ class Views:
         consenting_only: bool,
         limit: int,
         after: list[Any] | None,
-    ) -> Page:
-        def read(tx: Transaction, t: Tables) -> Page:
+    ) -> ListPage:
+        def read(tx: Transaction, t: Tables) -> ListPage:
             where: list[str] = ["is_advocate = 1"]
             params: list[Any] = []
             if consenting_only:
@@ -139,13 +143,13 @@ class Views:
             )
             return _page(rows, limit, lambda r: _advocate_row(orjson.loads(r[2])), lambda r: [r[0], r[1]])
 
-        result: Page = self._reading(read)
+        result: ListPage = self._reading(read)
         return result
 
     # ---- conversations --------------------------------------------------------------------------
 
-    def inbox(self, filters: dict[str, Any], now: datetime, limit: int, after: list[Any] | None) -> Page:
-        def read(tx: Transaction, t: Tables) -> Page:
+    def inbox(self, filters: dict[str, Any], now: datetime, limit: int, after: list[Any] | None) -> ListPage:
+        def read(tx: Transaction, t: Tables) -> ListPage:
             where, params = [], []
             for column in ("status", "channel", "kind", "priority", "customer_id"):
                 if filters.get(column) is not None:
@@ -168,12 +172,12 @@ class Views:
                 rows, limit, lambda r: _inbox_row(orjson.loads(r[2]), r[3], bool(r[4]), stamp), lambda r: [r[0], r[1]]
             )
 
-        result: Page = self._reading(read)
+        result: ListPage = self._reading(read)
         return result
 
     def unresolved_complaints(
         self, assignee: str | None, breached: bool | None, now: datetime, limit: int, after: list[Any] | None
-    ) -> Page:
+    ) -> ListPage:
         stamp = iso(now)
         # Never NULL (a complaint without an inbound message has no targets yet), so NOT works.
         breach = (
@@ -182,7 +186,7 @@ class Views:
             " OR (c.resolution_due_at IS NOT NULL AND c.resolution_due_at < ?))"
         )
 
-        def read(tx: Transaction, t: Tables) -> Page:
+        def read(tx: Transaction, t: Tables) -> ListPage:
             where, params = ["c.kind = 'complaint'", "c.status <> 'resolved'"], []
             if assignee is not None:
                 where.append("c.assignee_id = ?")
@@ -206,17 +210,17 @@ class Views:
                 lambda r: [r[0], r[1]],
             )
 
-        result: Page = self._reading(read)
+        result: ListPage = self._reading(read)
         return result
 
     # ---- contributions --------------------------------------------------------------------------
 
     def contributions(
         self, kind: str | None, status: str | None, sort: str, limit: int, after: list[Any] | None
-    ) -> Page:
+    ) -> ListPage:
         order_column = "endorsements" if sort == "top" else "submitted_at"
 
-        def read(tx: Transaction, t: Tables) -> Page:
+        def read(tx: Transaction, t: Tables) -> ListPage:
             where, params = [], []
             if kind:
                 where.append("b.kind = ?")
@@ -235,7 +239,7 @@ class Views:
             rows = tx.query(sql + f" ORDER BY b.{order_column} DESC, b.id DESC LIMIT ?", [*params, limit + 1])
             return _page(rows, limit, lambda r: _contribution_row(orjson.loads(r[2]), r[3]), lambda r: [r[0], r[1]])
 
-        result: Page = self._reading(read)
+        result: ListPage = self._reading(read)
         return result
 
     # ---- KPIs -----------------------------------------------------------------------------------

@@ -7,12 +7,16 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from typing import cast
+from uuid import UUID
 
 import click
 import yaml
 
-from domain.agent import ROLES
+from domain.actor import SYSTEM
+from domain.agent import ROLES, Role
 from projections.projector import Progress
+from service.app import create_app, openapi_document
 from service.runtime import build_application, build_projector
 from service.settings import Settings, SettingsError
 
@@ -97,8 +101,6 @@ def _rate(progress: Progress | None) -> str:
 @main.command()
 def openapi() -> None:
     """Print the OpenAPI document generated from the code (commit it as openapi.yaml)."""
-    from service.app import create_app, openapi_document
-
     # The document depends on the code only; this app never opens its store.
     app = create_app(settings=Settings(database_url="sqlite:///unused", data_dir=Path("unused")))
     click.echo(yaml.safe_dump(openapi_document(app), sort_keys=False, allow_unicode=True), nl=False)
@@ -116,7 +118,7 @@ def agents_create(name: str, role: str) -> None:
     """Create an agent and print its token (shown only this once)."""
     application = build_application(_settings())
     try:
-        written, token = application.register_agent(name, role)  # type: ignore[arg-type]
+        written, token = application.register_agent(name, cast(Role, role))
     finally:
         application.close()
     click.echo(f"{written.aggregate.id}\t{role}\t{name}\ntoken: {token}")
@@ -135,13 +137,11 @@ def agents_list() -> None:
 
 @agents.command("revoke")
 @click.argument("agent_id", type=click.UUID)
-def agents_revoke(agent_id: object) -> None:
+def agents_revoke(agent_id: UUID) -> None:
     """Deactivate an agent; its token stops working."""
-    from domain.actor import SYSTEM
-
     application = build_application(_settings())
     try:
-        application.deactivate_agent(agent_id, SYSTEM)  # type: ignore[arg-type]
+        application.deactivate_agent(agent_id, SYSTEM)
     finally:
         application.close()
     click.echo(f"revoked {agent_id}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 from uuid import UUID
 
@@ -33,8 +34,9 @@ class Contributions(MethodView):
         await_views(args.get("min_position"))
         cursor = args["cursor"][1:] if args["cursor"] else None
         board = views().contributions(args.get("kind"), args.get("status"), args["sort"], args["limit"], cursor)
+        # The cursor names its sort order, so that it cannot be used with the other one.
         next_cursor = [args["sort"], *board.next_cursor] if board.next_cursor else None
-        return listing(type(board)(board.items, next_cursor))
+        return listing(dataclasses.replace(board, next_cursor=next_cursor))
 
     @requires("contributions:write")
     @blp.arguments(s.ContributionSubmit)

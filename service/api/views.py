@@ -11,6 +11,7 @@ from typing import Any
 from flask import Response, request, stream_with_context
 from flask.views import MethodView
 
+from projections.queries import ListPage
 from service.auth import current_agent, requires
 from service.consistency import await_views
 from service.http import Blueprint
@@ -24,7 +25,7 @@ CSV_COLUMNS = ("customer_id", "name", "advocacy", "happiness", "channels", "mark
 CSV_PAGE = 500
 
 
-def listing(page: Any) -> dict[str, Any]:
+def listing(page: ListPage) -> dict[str, Any]:
     return {"items": page.items, "next_cursor": encode_cursor(page.next_cursor) if page.next_cursor else None}
 
 
