@@ -72,7 +72,7 @@ def generate(application: CustomerRelations, events: int, seed: int = 7) -> None
         clock += timedelta(seconds=rng.randint(5, 120))
         if not customers or rng.random() < 0.25:
             handle = f"@user{len(customers)}"
-            customer = Customer(
+            customer = Customer.register(
                 name=f"User {len(customers)}",
                 identities=[{"channel": "twitter", "handle": handle}],
                 email=None,
@@ -85,7 +85,7 @@ def generate(application: CustomerRelations, events: int, seed: int = 7) -> None
             customers.append(customer)
         customer = rng.choice(customers[-5000:])
         changed[customer.id] = customer
-        conversation = Conversation(customer.id, "twitter", None, "public", clock, agent)
+        conversation = Conversation.start(customer.id, "twitter", None, "public", clock, agent)
         moment = clock
         for turn in range(rng.randint(1, 3)):
             text = rng.choice(texts)
@@ -106,7 +106,7 @@ def generate(application: CustomerRelations, events: int, seed: int = 7) -> None
         batch.append(conversation)
         if rng.random() < 0.05:
             kind = rng.choice(["idea", "review", "answer", "referral", "content"])
-            contribution = Contribution(
+            contribution = Contribution.submit(
                 customer.id,
                 kind,
                 "An idea",

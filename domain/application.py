@@ -11,7 +11,7 @@ from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import EventStore, IntegrityError, JSONTranscoder, Recording
 
 from domain.actor import Actor
 from domain.agent import Agent, Role, hash_token, new_token
@@ -33,6 +33,7 @@ from domain.errors import (
     StaleVersionError,
 )
 from domain.indexes import AgentRoster, Dossier, IdentityClaim, MessageReference, TokenReference
+from domain.keyring import Keyring, SealedTextTranscoding, key_store_for
 from domain.sentiment import analyse
 from domain.targets import ResponseTargets
 from domain.timeline import TimelineEntry, timeline_entries
@@ -56,6 +57,17 @@ class Written(Generic[A]):
 
     aggregate: A
     position: int | None
+
+
+@dataclass(frozen=True)
+class CustomerRecords:
+    """Everything stored about one person: their record, the duplicates merged into it, and the
+    conversations and contributions of each (the right of access)."""
+
+    customer: Customer
+    merged_duplicates: list[Customer]
+    conversations: list[Conversation]
+    contributions: list[Contribution]
 
 
 @dataclass(frozen=True)
@@ -92,6 +104,18 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+class KeyScopedEventStore(EventStore[UUID]):
+    """Reads an aggregate's events with each customer's key looked up once for the whole read."""
+
+    def __init__(self, keyring: Keyring, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.keyring = keyring
+
+    def get(self, *args: Any, **kwargs: Any) -> Any:
+        with self.keyring.cached():
+            return iter(list(super().get(*args, **kwargs)))
+
+
 class CustomerRelations(Application[UUID]):
     """Customers, their conversations and contributions, and the agents who serve them."""
 
@@ -101,9 +125,22 @@ class CustomerRelations(Application[UUID]):
         targets: ResponseTargets | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
+        self.keyring = Keyring()  # the transcoder needs it before the store (and its key table) opens
         super().__init__(env)
+        self.keyring.store = key_store_for(self.recorder)
         self.targets = targets or ResponseTargets()
         self.clock = clock
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(SealedTextTranscoding(self.keyring))
+
+    def construct_event_store(self) -> EventStore[UUID]:
+        return KeyScopedEventStore(self.keyring, mapper=self.mapper, recorder=self.recorder)
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
+        with self.keyring.cached():
+            return super().save(*objs, **kwargs)
 
     # ---- plumbing -------------------------------------------------------------------------------
 
@@ -200,7 +237,7 @@ class CustomerRelations(Application[UUID]):
         keys = [identity_key(**i) for i in identities]
         if len(set(keys)) != len(keys):
             raise RuleViolationError("the same identity is listed twice")
-        customer = Customer(
+        customer = Customer.register(
             name=name,
             identities=identities,
             email=email,
@@ -311,15 +348,31 @@ class CustomerRelations(Application[UUID]):
         customer = self.get_customer(customer_id)
         self._check_version(customer, expected_version)
         occurred_at = self._at(None)
+        people = [person for person in self._people(customer) if person.forgotten_at is None]
         changed: list[Aggregate] = []
-        for person in self._people(customer):
-            if person.forgotten_at is None:
-                changed.extend(self._release_identities(person.identities))
-                person.forget(reason, occurred_at=occurred_at, actor=actor.as_dict())
-                changed.append(person)
+        for person in people:
+            changed.extend(self._release_identities(person.identities))
+            person.forget(reason, occurred_at=occurred_at, actor=actor.as_dict())
+            changed.append(person)
         if customer not in changed:
             customer.forget(reason, occurred_at=occurred_at, actor=actor.as_dict())  # raises: already forgotten
-        return self._written(customer, *changed)
+        written = self._written(customer, *changed)
+        # After the save, which needs the plain handles to free the identities. Should this
+        # process die in between, the projector destroys the keys when it meets the events.
+        self.keyring.destroy(person.id for person in people)
+        return written
+
+    def export_customer(self, customer_id: UUID) -> CustomerRecords:
+        """All records of a customer and of every duplicate merged into them."""
+        customer = self.get_customer(customer_id)
+        people = self._people(customer)
+        conversations: list[Conversation] = []
+        contributions: list[Contribution] = []
+        for person in people:
+            dossier = self._dossier(person.id)
+            conversations += [self.get_conversation(i) for i in dossier.conversation_ids]
+            contributions += [self.get_contribution(i) for i in dossier.contribution_ids]
+        return CustomerRecords(customer, people[1:], conversations, contributions)
 
     def get_timeline(self, customer_id: UUID) -> list[TimelineEntry]:
         """Everything that happened with a customer and their merged duplicates, oldest first."""
@@ -373,9 +426,16 @@ class CustomerRelations(Application[UUID]):
         )
         return references
 
+    def _check_not_forgotten(self, customer_id: UUID) -> None:
+        """Nothing more is recorded about a forgotten customer (a merged one's records still count)."""
+        customer = self.get_customer(customer_id)
+        if customer.forgotten_at is not None:
+            customer.check_is_active()
+
     def _conversation(self, conversation_id: UUID, expected_version: int | None) -> Conversation:
         conversation = self.get_conversation(conversation_id)
         self._check_version(conversation, expected_version)
+        self._check_not_forgotten(conversation.customer_id)
         return conversation
 
     @retried_on_conflict
@@ -395,7 +455,7 @@ class CustomerRelations(Application[UUID]):
         started_at = self._at(occurred_at or (message.occurred_at if message else None))
         if message is not None and message.occurred_at is None:
             message = replace(message, occurred_at=started_at)  # one moment, not two clock readings
-        conversation = Conversation(
+        conversation = Conversation.start(
             customer_id=customer_id,
             channel=channel,
             subject=subject,
@@ -547,6 +607,7 @@ class CustomerRelations(Application[UUID]):
     def _contribution(self, contribution_id: UUID, expected_version: int | None) -> Contribution:
         contribution = self.get_contribution(contribution_id)
         self._check_version(contribution, expected_version)
+        self._check_not_forgotten(contribution.customer_id)
         return contribution
 
     @retried_on_conflict
@@ -565,7 +626,7 @@ class CustomerRelations(Application[UUID]):
         Contribution.check_fields(kind, rating, referred_handle)
         self._active_customer(customer_id)
         dossier = self._dossier(customer_id)
-        contribution = Contribution(
+        contribution = Contribution.submit(
             customer_id=customer_id,
             kind=kind,
             title=title,

@@ -14,6 +14,7 @@ from domain.errors import (
     IllegalTransitionError,
     RuleViolationError,
 )
+from domain.personal_data import PersonalText, personal, revealed
 
 ContributionKind = Literal["idea", "review", "answer", "referral", "content", "beta_feedback"]
 CONTRIBUTION_KINDS: tuple[ContributionKind, ...] = ("idea", "review", "answer", "referral", "content", "beta_feedback")
@@ -38,11 +39,15 @@ TRANSITIONS: dict[ContributionStatus, tuple[ContributionStatus, ...]] = {
 
 
 class Contribution(Aggregate):
-    """A prosumer's contribution, which other customers may endorse and the company may reward."""
+    """A prosumer's contribution, which other customers may endorse and the company may reward.
 
-    @event("Submitted")
-    def __init__(
-        self,
+    Its texts (title, body, referred handle, status notes, rewards) are PersonalText sealed with
+    the author's key.
+    """
+
+    @classmethod
+    def submit(
+        cls,
         customer_id: UUID,
         kind: ContributionKind,
         title: str,
@@ -51,13 +56,36 @@ class Contribution(Aggregate):
         referred_handle: str | None,
         occurred_at: datetime,
         actor: dict[str, Any],
+    ) -> Contribution:
+        return cls(
+            customer_id=customer_id,
+            kind=kind,
+            title=PersonalText(customer_id, title),
+            body=PersonalText(customer_id, body),
+            rating=rating,
+            referred_handle=personal(customer_id, referred_handle),
+            occurred_at=occurred_at,
+            actor=actor,
+        )
+
+    @event("Submitted")
+    def __init__(
+        self,
+        customer_id: UUID,
+        kind: ContributionKind,
+        title: PersonalText,
+        body: PersonalText,
+        rating: int | None,
+        referred_handle: PersonalText | None,
+        occurred_at: datetime,
+        actor: dict[str, Any],
     ) -> None:
         self.customer_id = customer_id
         self.kind = kind
-        self.title = title
-        self.body = body
+        self.title = title.value
+        self.body = body.value
         self.rating = rating
-        self.referred_handle = referred_handle
+        self.referred_handle = revealed(referred_handle)
         self.submitted_at = occurred_at
         self.status: ContributionStatus = "submitted"
         self.status_history: list[dict[str, Any]] = []
@@ -96,28 +124,34 @@ class Contribution(Aggregate):
         if status not in TRANSITIONS[self.status]:
             allowed = ", ".join(TRANSITIONS[self.status]) or "none"
             raise IllegalTransitionError(f"cannot go from {self.status} to {status} (allowed: {allowed})")
-        self._status_changed(status=status, previous=self.status, note=note, occurred_at=occurred_at, actor=actor)
+        self._status_changed(
+            status=status,
+            previous=self.status,
+            note=personal(self.customer_id, note),
+            occurred_at=occurred_at,
+            actor=actor,
+        )
 
     @event("StatusChanged")
     def _status_changed(
         self,
         status: ContributionStatus,
         previous: ContributionStatus,
-        note: str | None,
+        note: PersonalText | None,
         occurred_at: datetime,
         actor: dict[str, Any],
     ) -> None:
         self.status = status
         self.status_history.append(
-            {"status": status, "previous": previous, "note": note, "occurred_at": occurred_at, "actor": actor}
+            {"status": status, "previous": previous, "note": revealed(note), "occurred_at": occurred_at, "actor": actor}
         )
 
     def reward(self, description: str, occurred_at: datetime, actor: dict[str, Any]) -> None:
-        self._rewarded(description=description, occurred_at=occurred_at, actor=actor)
+        self._rewarded(description=PersonalText(self.customer_id, description), occurred_at=occurred_at, actor=actor)
 
     @event("Rewarded")
-    def _rewarded(self, description: str, occurred_at: datetime, actor: dict[str, Any]) -> None:
-        self.rewards.append({"description": description, "occurred_at": occurred_at, "actor": actor})
+    def _rewarded(self, description: PersonalText, occurred_at: datetime, actor: dict[str, Any]) -> None:
+        self.rewards.append({"description": description.value, "occurred_at": occurred_at, "actor": actor})
 
     def convert_referral(self, new_customer_id: UUID, occurred_at: datetime, actor: dict[str, Any]) -> None:
         if self.kind != "referral":

@@ -10,6 +10,7 @@ from eventsourcing.domain import Aggregate, event
 
 from domain.classification import Kind, Priority, classify, initial_priority
 from domain.errors import ConflictError, IllegalTransitionError, MessageNotFoundError, RuleViolationError
+from domain.personal_data import PersonalText, personal, revealed
 from domain.sentiment import Sentiment
 
 Status = Literal["open", "pending", "resolved"]
@@ -18,21 +19,44 @@ Source = Literal["automatic", "agent"]
 
 
 class Conversation(Aggregate):
-    """Messages in and replies out, with the support state around them."""
+    """Messages in and replies out, with the support state around them.
 
-    @event("Started")
-    def __init__(
-        self,
+    Every text in its events (subject, messages, replies, notes, reasons, comments) is about its
+    customer, so it is PersonalText sealed with the customer's key.
+    """
+
+    @classmethod
+    def start(
+        cls,
         customer_id: UUID,
         channel: str,
         subject: str | None,
         visibility: Visibility,
         occurred_at: datetime,
         actor: dict[str, Any],
+    ) -> Conversation:
+        return cls(
+            customer_id=customer_id,
+            channel=channel,
+            subject=personal(customer_id, subject),
+            visibility=visibility,
+            occurred_at=occurred_at,
+            actor=actor,
+        )
+
+    @event("Started")
+    def __init__(
+        self,
+        customer_id: UUID,
+        channel: str,
+        subject: PersonalText | None,
+        visibility: Visibility,
+        occurred_at: datetime,
+        actor: dict[str, Any],
     ) -> None:
         self.customer_id = customer_id
         self.channel = channel
-        self.subject = subject
+        self.subject = revealed(subject)
         self.visibility = visibility
         self.started_at = occurred_at
         self.status: Status = "open"
@@ -68,7 +92,7 @@ class Conversation(Aggregate):
         is_first_inbound = self.first_inbound_at is None
         self._message_received(
             message_id=message_id,
-            text=text,
+            text=self._personal(text),
             external_id=external_id,
             sentiment=sentiment,
             occurred_at=occurred_at,
@@ -83,7 +107,7 @@ class Conversation(Aggregate):
     def _message_received(
         self,
         message_id: UUID,
-        text: str,
+        text: PersonalText,
         external_id: str | None,
         sentiment: Sentiment,
         occurred_at: datetime,
@@ -93,7 +117,7 @@ class Conversation(Aggregate):
             {
                 "id": message_id,
                 "direction": "inbound",
-                "text": text,
+                "text": text.value,
                 "external_id": external_id,
                 "occurred_at": occurred_at,
                 "sentiment": sentiment,
@@ -117,14 +141,18 @@ class Conversation(Aggregate):
         if self.status == "resolved":
             raise ConflictError("the conversation is resolved: reopen it before replying")
         self._reply_sent(
-            message_id=message_id, text=text, external_id=external_id, occurred_at=occurred_at, actor=actor
+            message_id=message_id,
+            text=self._personal(text),
+            external_id=external_id,
+            occurred_at=occurred_at,
+            actor=actor,
         )
 
     @event("ReplySent")
     def _reply_sent(
         self,
         message_id: UUID,
-        text: str,
+        text: PersonalText,
         external_id: str | None,
         occurred_at: datetime,
         actor: dict[str, Any],
@@ -133,7 +161,7 @@ class Conversation(Aggregate):
             {
                 "id": message_id,
                 "direction": "outbound",
-                "text": text,
+                "text": text.value,
                 "external_id": external_id,
                 "occurred_at": occurred_at,
                 "sentiment": None,
@@ -147,22 +175,26 @@ class Conversation(Aggregate):
         self._touch(occurred_at)
 
     def add_note(self, note_id: UUID, text: str, occurred_at: datetime, actor: dict[str, Any]) -> None:
-        self._note_added(note_id=note_id, text=text, occurred_at=occurred_at, actor=actor)
+        self._note_added(note_id=note_id, text=self._personal(text), occurred_at=occurred_at, actor=actor)
 
     @event("NoteAdded")
-    def _note_added(self, note_id: UUID, text: str, occurred_at: datetime, actor: dict[str, Any]) -> None:
-        self.notes.append({"id": note_id, "text": text, "occurred_at": occurred_at, "author": actor})
+    def _note_added(self, note_id: UUID, text: PersonalText, occurred_at: datetime, actor: dict[str, Any]) -> None:
+        self.notes.append({"id": note_id, "text": text.value, "occurred_at": occurred_at, "author": actor})
 
     def retract_message(self, message_id: UUID, reason: str, occurred_at: datetime, actor: dict[str, Any]) -> None:
         """Honest retraction: the message stays in history, marked with who retracted it and why."""
         message = self.message(message_id)
         if message["retraction"] is not None:
             raise ConflictError(f"message {message_id} is already retracted")
-        self._message_retracted(message_id=message_id, reason=reason, occurred_at=occurred_at, actor=actor)
+        self._message_retracted(
+            message_id=message_id, reason=self._personal(reason), occurred_at=occurred_at, actor=actor
+        )
 
     @event("MessageRetracted")
-    def _message_retracted(self, message_id: UUID, reason: str, occurred_at: datetime, actor: dict[str, Any]) -> None:
-        self.message(message_id)["retraction"] = {"reason": reason, "occurred_at": occurred_at, "actor": actor}
+    def _message_retracted(
+        self, message_id: UUID, reason: PersonalText, occurred_at: datetime, actor: dict[str, Any]
+    ) -> None:
+        self.message(message_id)["retraction"] = {"reason": reason.value, "occurred_at": occurred_at, "actor": actor}
 
     def message(self, message_id: UUID) -> dict[str, Any]:
         for message in self.messages:
@@ -222,11 +254,11 @@ class Conversation(Aggregate):
     def escalate(self, reason: str, occurred_at: datetime, actor: dict[str, Any]) -> None:
         if self.status == "resolved":
             raise ConflictError("a resolved conversation cannot be escalated: reopen it first")
-        self._escalated(reason=reason, occurred_at=occurred_at, actor=actor)
+        self._escalated(reason=self._personal(reason), occurred_at=occurred_at, actor=actor)
 
     @event("Escalated")
-    def _escalated(self, reason: str, occurred_at: datetime, actor: dict[str, Any]) -> None:
-        self.escalation = {"reason": reason, "occurred_at": occurred_at, "actor": actor}
+    def _escalated(self, reason: PersonalText, occurred_at: datetime, actor: dict[str, Any]) -> None:
+        self.escalation = {"reason": reason.value, "occurred_at": occurred_at, "actor": actor}
 
     # ---- lifecycle ------------------------------------------------------------------------------
 
@@ -261,14 +293,19 @@ class Conversation(Aggregate):
             raise ConflictError("satisfaction can only be rated after the conversation is resolved")
         if self.rated_current_resolution:
             raise ConflictError("this resolution was already rated")
-        self._satisfaction_rated(rating=rating, comment=comment, occurred_at=occurred_at, actor=actor)
+        self._satisfaction_rated(
+            rating=rating, comment=personal(self.customer_id, comment), occurred_at=occurred_at, actor=actor
+        )
 
     @event("SatisfactionRated")
     def _satisfaction_rated(
-        self, rating: int, comment: str | None, occurred_at: datetime, actor: dict[str, Any]
+        self, rating: int, comment: PersonalText | None, occurred_at: datetime, actor: dict[str, Any]
     ) -> None:
-        self.csat.append({"rating": rating, "comment": comment, "occurred_at": occurred_at})
+        self.csat.append({"rating": rating, "comment": revealed(comment), "occurred_at": occurred_at})
         self.rated_current_resolution = True
+
+    def _personal(self, text: str) -> PersonalText:
+        return PersonalText(self.customer_id, text)
 
     def _touch(self, occurred_at: datetime) -> None:
         self.last_activity_at = max(self.last_activity_at, occurred_at)

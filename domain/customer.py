@@ -4,18 +4,26 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any, TypedDict
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate, event
 
 from domain.errors import ConflictError, CustomerInactiveError, RuleViolationError
+from domain.personal_data import FORGOTTEN, PersonalText, personal, revealed
 
-FORGOTTEN = "[forgotten]"
+PERSONAL_PROFILE_FIELDS = ("name", "email")
 
 
 class Identity(TypedDict):
     channel: str
     handle: str
+
+
+class SealedIdentity(TypedDict):
+    """An identity as events store it: the handle is personal data."""
+
+    channel: str
+    handle: PersonalText
 
 
 def identity_key(channel: str, handle: str) -> str:
@@ -24,21 +32,49 @@ def identity_key(channel: str, handle: str) -> str:
 
 
 class Customer(Aggregate):
-    """A person the company talks to, with identities on channels."""
+    """A person the company talks to, with identities on channels.
 
-    @event("Registered")
-    def __init__(
-        self,
+    Its state is plain text; its events carry names, handles, e-mails and comments as
+    PersonalText sealed with this customer's own key.
+    """
+
+    @classmethod
+    def register(
+        cls,
         name: str,
         identities: list[Identity],
         email: str | None,
         locale: str | None,
         occurred_at: datetime,
         actor: dict[str, Any],
+    ) -> Customer:
+        customer_id = uuid4()  # chosen first: the personal data in the first event is sealed for it
+        return cls(
+            id=customer_id,
+            name=PersonalText(customer_id, name),
+            identities=[
+                {"channel": i["channel"], "handle": PersonalText(customer_id, i["handle"])} for i in identities
+            ],
+            email=personal(customer_id, email),
+            locale=locale,
+            occurred_at=occurred_at,
+            actor=actor,
+        )
+
+    @event("Registered")
+    def __init__(
+        self,
+        id: UUID,
+        name: PersonalText,
+        identities: list[SealedIdentity],
+        email: PersonalText | None,
+        locale: str | None,
+        occurred_at: datetime,
+        actor: dict[str, Any],
     ) -> None:
-        self.name = name
-        self.identities = list(identities)
-        self.email = email
+        self.name = name.value
+        self.identities: list[Identity] = [{"channel": i["channel"], "handle": i["handle"].value} for i in identities]
+        self.email = revealed(email)
         self.locale = locale
         self.registered_at = occurred_at
         self.tags: list[str] = []
@@ -71,21 +107,29 @@ class Customer(Aggregate):
         self.check_is_active()
         if self.has_identity(channel, handle):
             raise ConflictError(f"customer already has identity {channel}:{handle}")
-        self._identity_linked(channel=channel, handle=handle, occurred_at=occurred_at, actor=actor)
+        self._identity_linked(
+            channel=channel, handle=PersonalText(self.id, handle), occurred_at=occurred_at, actor=actor
+        )
 
     @event("IdentityLinked")
-    def _identity_linked(self, channel: str, handle: str, occurred_at: datetime, actor: dict[str, Any]) -> None:
-        self.identities.append({"channel": channel, "handle": handle})
+    def _identity_linked(
+        self, channel: str, handle: PersonalText, occurred_at: datetime, actor: dict[str, Any]
+    ) -> None:
+        self.identities.append({"channel": channel, "handle": handle.value})
 
     def unlink_identity(self, channel: str, handle: str, occurred_at: datetime, actor: dict[str, Any]) -> None:
         self.check_is_active()
         if not self.has_identity(channel, handle):
             raise ConflictError(f"customer has no identity {channel}:{handle}")
-        self._identity_unlinked(channel=channel, handle=handle, occurred_at=occurred_at, actor=actor)
+        self._identity_unlinked(
+            channel=channel, handle=PersonalText(self.id, handle), occurred_at=occurred_at, actor=actor
+        )
 
     @event("IdentityUnlinked")
-    def _identity_unlinked(self, channel: str, handle: str, occurred_at: datetime, actor: dict[str, Any]) -> None:
-        key = identity_key(channel, handle)
+    def _identity_unlinked(
+        self, channel: str, handle: PersonalText, occurred_at: datetime, actor: dict[str, Any]
+    ) -> None:
+        key = identity_key(channel, handle.value)
         self.identities = [i for i in self.identities if identity_key(i["channel"], i["handle"]) != key]
 
     def update_profile(self, changes: dict[str, Any], occurred_at: datetime, actor: dict[str, Any]) -> None:
@@ -94,14 +138,18 @@ class Customer(Aggregate):
         unknown = set(changes) - {"name", "email", "locale"}
         if unknown:
             raise RuleViolationError(f"not profile fields: {', '.join(sorted(unknown))}")
-        real_changes = {k: v for k, v in changes.items() if getattr(self, k) != v}
+        real_changes = {
+            k: personal(self.id, v) if k in PERSONAL_PROFILE_FIELDS else v
+            for k, v in changes.items()
+            if getattr(self, k) != v
+        }
         if real_changes:
             self._profile_updated(changes=real_changes, occurred_at=occurred_at, actor=actor)
 
     @event("ProfileUpdated")
     def _profile_updated(self, changes: dict[str, Any], occurred_at: datetime, actor: dict[str, Any]) -> None:
         for field, value in changes.items():
-            setattr(self, field, value)
+            setattr(self, field, revealed(value) if field in PERSONAL_PROFILE_FIELDS else value)
 
     def tag(self, tag: str, occurred_at: datetime, actor: dict[str, Any]) -> None:
         self.check_is_active()
@@ -147,11 +195,13 @@ class Customer(Aggregate):
         self.check_is_active()
         if not 0 <= score <= 10:
             raise RuleViolationError("an NPS score is between 0 and 10")
-        self._nps_given(score=score, comment=comment, occurred_at=occurred_at, actor=actor)
+        self._nps_given(score=score, comment=personal(self.id, comment), occurred_at=occurred_at, actor=actor)
 
     @event("NpsGiven")
-    def _nps_given(self, score: int, comment: str | None, occurred_at: datetime, actor: dict[str, Any]) -> None:
-        self.nps_history.append({"score": score, "comment": comment, "occurred_at": occurred_at})
+    def _nps_given(
+        self, score: int, comment: PersonalText | None, occurred_at: datetime, actor: dict[str, Any]
+    ) -> None:
+        self.nps_history.append({"score": score, "comment": revealed(comment), "occurred_at": occurred_at})
 
     @property
     def latest_nps(self) -> int | None:

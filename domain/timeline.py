@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from domain.customer import FORGOTTEN
+from domain.personal_data import FORGOTTEN, PersonalText
 
 EXCERPT_LENGTH = 80
 
@@ -38,7 +38,7 @@ def _excerpt(text: str | None) -> str:
 
 # Each summary gets the event and a function that shows personal text, or hides it once the
 # customer is forgotten; only fields that carry personal data go through it.
-Personal = Callable[[str | None], str]
+Personal = Callable[[PersonalText | None], str]
 Summary = Callable[[Any, Personal], str]
 
 SUMMARIES: dict[str, tuple[str, Summary]] = {
@@ -64,7 +64,7 @@ SUMMARIES: dict[str, tuple[str, Summary]] = {
     ),
     "Customer.NpsGiven": (
         "customer.nps_given",
-        lambda e, p: f"NPS {e.score}" + (f": “{p(_excerpt(e.comment))}”" if e.comment else ""),
+        lambda e, p: f"NPS {e.score}" + (f": “{_excerpt(p(e.comment))}”" if e.comment else ""),
     ),
     "Customer.MergedInto": ("customer.merged_into", lambda e, p: f"Merged into customer {e.survivor_id}"),
     "Customer.DuplicateAbsorbed": (
@@ -78,13 +78,13 @@ SUMMARIES: dict[str, tuple[str, Summary]] = {
     ),
     "Conversation.MessageReceived": (
         "conversation.message_received",
-        lambda e, p: f"Message received: “{p(_excerpt(e.text))}”",
+        lambda e, p: f"Message received: “{_excerpt(p(e.text))}”",
     ),
     "Conversation.ReplySent": (
         "conversation.reply_sent",
-        lambda e, p: f"Reply by {e.actor.get('name')}: “{p(_excerpt(e.text))}”",
+        lambda e, p: f"Reply by {e.actor.get('name')}: “{_excerpt(p(e.text))}”",
     ),
-    "Conversation.NoteAdded": ("conversation.note_added", lambda e, p: f"Note: “{p(_excerpt(e.text))}”"),
+    "Conversation.NoteAdded": ("conversation.note_added", lambda e, p: f"Note: “{_excerpt(p(e.text))}”"),
     "Conversation.Classified": (
         "conversation.classified",
         lambda e, p: f"Classified as {e.kind} ({e.source})",
@@ -95,7 +95,7 @@ SUMMARIES: dict[str, tuple[str, Summary]] = {
     ),
     "Conversation.Assigned": ("conversation.assigned", lambda e, p: f"Assigned to {e.agent_name}"),
     "Conversation.Unassigned": ("conversation.unassigned", lambda e, p: "Unassigned"),
-    "Conversation.Escalated": ("conversation.escalated", lambda e, p: f"Escalated: {p(_excerpt(e.reason))}"),
+    "Conversation.Escalated": ("conversation.escalated", lambda e, p: f"Escalated: {_excerpt(p(e.reason))}"),
     "Conversation.Resolved": ("conversation.resolved", lambda e, p: "Resolved"),
     "Conversation.Reopened": (
         "conversation.reopened",
@@ -103,22 +103,22 @@ SUMMARIES: dict[str, tuple[str, Summary]] = {
     ),
     "Conversation.SatisfactionRated": (
         "conversation.csat_rated",
-        lambda e, p: f"CSAT {e.rating}/5" + (f": “{p(_excerpt(e.comment))}”" if e.comment else ""),
+        lambda e, p: f"CSAT {e.rating}/5" + (f": “{_excerpt(p(e.comment))}”" if e.comment else ""),
     ),
     "Conversation.MessageRetracted": (
         "conversation.message_retracted",
-        lambda e, p: f"Message {e.message_id} retracted: {p(_excerpt(e.reason))}",
+        lambda e, p: f"Message {e.message_id} retracted: {_excerpt(p(e.reason))}",
     ),
     "Contribution.Submitted": (
         "contribution.submitted",
-        lambda e, p: f"Submitted {e.kind.replace('_', ' ')}: {p(_excerpt(e.title))}",
+        lambda e, p: f"Submitted {e.kind.replace('_', ' ')}: {_excerpt(p(e.title))}",
     ),
     "Contribution.Endorsed": ("contribution.endorsed", lambda e, p: f"Endorsed by customer {e.customer_id}"),
     "Contribution.StatusChanged": (
         "contribution.status_changed",
         lambda e, p: f"Status {e.previous} → {e.status}",
     ),
-    "Contribution.Rewarded": ("contribution.rewarded", lambda e, p: f"Rewarded: {_excerpt(e.description)}"),
+    "Contribution.Rewarded": ("contribution.rewarded", lambda e, p: f"Rewarded: {_excerpt(p(e.description))}"),
     "Contribution.ReferralConverted": (
         "contribution.referral_converted",
         lambda e, p: f"Referral became customer {e.new_customer_id}",
@@ -129,8 +129,8 @@ SUMMARIES: dict[str, tuple[str, Summary]] = {
 def timeline_entries(events: Iterable[Any], forgotten: bool) -> list[TimelineEntry]:
     """Entries for the events, oldest first by when they happened on the channel."""
 
-    def personal(text: str | None) -> str:
-        return FORGOTTEN if forgotten else (text or "")
+    def personal(text: PersonalText | None) -> str:
+        return FORGOTTEN if forgotten else (text.value if text else "")
 
     entries = []
     for event in events:

@@ -15,7 +15,8 @@ from typing import Any
 
 import orjson
 
-from domain.customer import identity_key
+from domain.customer import PERSONAL_PROFILE_FIELDS, identity_key
+from domain.personal_data import FORGOTTEN, revealed
 from domain.scores import (
     NEGATIVE_COMPOUND,
     ContributionFacts,
@@ -130,6 +131,14 @@ class Page:
                 if hasattr(event, name):
                     customer_ids.add(str(getattr(event, name)))
         self._load(tx, self.tables.customers, customer_ids, self.customers)
+        # Forgetting a customer also blanks the texts of their conversations and contributions.
+        forgotten = [self.customers[i] for i in forgotten_customer_ids(events) if i in self.customers]
+        self._load(
+            tx, self.tables.conversations, {c for f in forgotten for c in f["conversations"]}, self.conversations
+        )
+        self._load(
+            tx, self.tables.contributions, {c for f in forgotten for c in f["contributions"]}, self.contributions
+        )
 
     # ---- applying -------------------------------------------------------------------------------
 
@@ -342,10 +351,10 @@ def _customer_registered(page: Page, e: Any) -> None:
     customer_id = str(e.originator_id)
     page.customers[customer_id] = {
         "id": customer_id,
-        "name": e.name,
-        "email": e.email,
+        "name": e.name.value,
+        "email": revealed(e.email),
         "locale": e.locale,
-        "identities": list(e.identities),
+        "identities": [{"channel": i["channel"], "handle": i["handle"].value} for i in e.identities],
         "tags": [],
         "marketing_consent": False,
         "consent_history": [],
@@ -376,12 +385,13 @@ def _customer_change(change: Callable[[State, Any], None], relabels: bool = Fals
 
 
 def _unlink(customer: State, e: Any) -> None:
-    key = identity_key(e.channel, e.handle)
+    key = identity_key(e.channel, e.handle.value)
     customer["identities"] = [i for i in customer["identities"] if identity_key(i["channel"], i["handle"]) != key]
 
 
 def _profile_updated(customer: State, e: Any) -> None:
-    customer.update({k: v for k, v in e.changes.items() if k in ("name", "email", "locale")})
+    for name, value in e.changes.items():
+        customer[name] = revealed(value) if name in PERSONAL_PROFILE_FIELDS else value
 
 
 def _consent(given: bool) -> Callable[[State, Any], None]:
@@ -403,9 +413,28 @@ def _nps_given(customer: State, e: Any) -> None:
 _record_nps = _customer_change(_nps_given)
 
 
-def _forgotten(customer: State, e: Any) -> None:
-    customer.update(name="[forgotten]", email=None, identities=[], forgotten=True, marketing_consent=False)
+def forgotten_customer_ids(events: Iterable[Any]) -> set[str]:
+    return {str(e.originator_id) for e in events if type(e).__qualname__ == "Customer.Forgotten"}
+
+
+def _customer_forgotten(page: Page, e: Any) -> None:
+    """Blank every personal field the views hold: the customer's and their records' texts."""
+    customer = page._customer(e.originator_id)
+    if customer is None:
+        return
+    customer.update(name=FORGOTTEN, email=None, identities=[], forgotten=True, marketing_consent=False)
     customer["consent_history"] = [{**c, "source": None} for c in customer["consent_history"]]
+    page.relabelled.add(customer["id"])
+    for conversation_id in customer["conversations"]:
+        conversation = page._conversation(conversation_id)
+        if conversation is not None:
+            conversation["subject"] = conversation["subject"] and FORGOTTEN
+            if conversation["last_message"] is not None:
+                conversation["last_message"]["excerpt"] = FORGOTTEN
+    for contribution_id in customer["contributions"]:
+        contribution = page._contribution(contribution_id)
+        if contribution is not None:
+            contribution["title"] = FORGOTTEN
 
 
 def _nps_kpi(page: Page, e: Any) -> None:  # the KPI counters, then the customer's latest answer
@@ -423,7 +452,7 @@ def _conversation_started(page: Page, e: Any) -> None:
         "id": conversation_id,
         "customer_id": str(e.customer_id),
         "channel": e.channel,
-        "subject": e.subject,
+        "subject": revealed(e.subject),
         "status": "open",
         "kind": None,
         "priority": "medium",
@@ -465,7 +494,7 @@ def _message(page: Page, conversation: State, e: Any, direction: str) -> None:
         conversation["last_message"] = {
             "id": str(e.message_id),
             "direction": direction,
-            "excerpt": excerpt(e.text),
+            "excerpt": excerpt(e.text.value),
             "sentiment": e.sentiment["compound"] if direction == "inbound" else None,
             "occurred_at": occurred_at,
             "retracted": False,
@@ -587,7 +616,7 @@ def _contribution_submitted(page: Page, e: Any) -> None:
         "id": contribution_id,
         "customer_id": str(e.customer_id),
         "kind": e.kind,
-        "title": e.title,
+        "title": e.title.value,
         "rating": e.rating,
         "status": "submitted",
         "endorsers": [],
@@ -631,7 +660,7 @@ def _set(key: str, value_of: Callable[[Any], Any]) -> Callable[[State, Any], Non
 HANDLERS: dict[str, Callable[[Page, Any], None]] = {
     "Customer.Registered": _customer_registered,
     "Customer.IdentityLinked": _customer_change(
-        lambda c, e: c["identities"].append({"channel": e.channel, "handle": e.handle}), relabels=True
+        lambda c, e: c["identities"].append({"channel": e.channel, "handle": e.handle.value}), relabels=True
     ),
     "Customer.IdentityUnlinked": _customer_change(_unlink, relabels=True),
     "Customer.ProfileUpdated": _customer_change(_profile_updated),
@@ -642,7 +671,7 @@ HANDLERS: dict[str, Callable[[Page, Any], None]] = {
     "Customer.NpsGiven": _nps_kpi,
     "Customer.MergedInto": _customer_change(_set("merged_into", lambda e: str(e.survivor_id))),
     "Customer.DuplicateAbsorbed": _customer_change(lambda c, e: c["merged_duplicates"].append(str(e.duplicate_id))),
-    "Customer.Forgotten": _customer_change(_forgotten, relabels=True),
+    "Customer.Forgotten": _customer_forgotten,
     "Conversation.Started": _conversation_started,
     "Conversation.MessageReceived": _conversation_change(_message_received),
     "Conversation.ReplySent": _conversation_change(_reply_sent),

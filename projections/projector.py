@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 import psycopg
 from psycopg import sql
@@ -23,13 +24,14 @@ from psycopg import sql
 from domain.application import CustomerRelations
 from domain.scores import HappinessWeights
 from projections.database import Transaction, ViewDatabase
-from projections.page import Known, Page
+from projections.page import Known, Page, forgotten_customer_ids
 from projections.schema import (
     Tables,
     create_control_tables,
     create_generation,
     create_indexes,
     drop_generation,
+    erase_customers,
     live_generation,
     set_live_generation,
     tracked_position,
@@ -96,16 +98,30 @@ class Projector:
     def _read(self, after: int, limit: int) -> tuple[list[Any], int]:
         """Decoded events after a position, and the position of the last one (0 when none)."""
         notifications = self.application.recorder.select_notifications(start=after + 1, limit=limit)
-        events = [self.application.mapper.to_domain_event(n) for n in notifications]
+        with self.application.keyring.cached():
+            events = [self.application.mapper.to_domain_event(n) for n in notifications]
         return events, notifications[-1].id if notifications else 0
 
     def _apply(self, generation: int, after: int, events: list[Any], last: int) -> None:
         """Apply events that follow `after` in one transaction that moves the tracking to `last`."""
         page = Page(Tables(generation), self.application.targets, self.weights)
+        forgotten = forgotten_customer_ids(events)
         with self.database.transaction() as tx:
             page.load_for(tx, events)
             page.apply(events)
             self._write(tx, page, generation, after, last)
+            if forgotten:
+                # A generation replaced by a rebuild is kept for readers a while: it forgets too.
+                for retired in tx.query("SELECT generation FROM view_tracking WHERE generation < ?", (generation,)):
+                    erase_customers(tx, int(retired[0]), forgotten)
+        if forgotten:
+            self._complete_erasure(forgotten)
+
+    def _complete_erasure(self, customer_ids: set[str]) -> None:
+        """Make sure the keys are gone (the forgetting process may have died after its save), and
+        that no copy of the blanked rows lingers in the SQLite write-ahead log."""
+        self.application.keyring.destroy(UUID(i) for i in sorted(customer_ids))
+        self.database.truncate_log()
 
     @staticmethod
     def _write(tx: Transaction, page: Page, generation: int, after: int, last: int) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from domain.customer import FORGOTTEN
+from domain.personal_data import FORGOTTEN
 from projections.database import Row, Transaction, ViewDatabase
 from projections.page import iso
 from projections.schema import Tables, live_generation, tracked_position

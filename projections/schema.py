@@ -7,6 +7,7 @@ same transaction as the page of view changes it covers (exactly-once).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from projections.database import Transaction
@@ -152,6 +153,16 @@ def drop_generation(tx: Transaction, generation: int) -> None:
     for name in TABLE_NAMES:
         tx.execute(f"DROP TABLE IF EXISTS {tables.prefix}{name}")
     tx.execute("DELETE FROM view_tracking WHERE generation = ?", (generation,))
+
+
+def erase_customers(tx: Transaction, generation: int, customer_ids: Iterable[str]) -> None:
+    """Delete forgotten customers' rows, with their records', from a retired generation."""
+    tables = Tables(generation)
+    ids = sorted(customer_ids)
+    marks = ",".join("?" * len(ids))
+    tx.execute(f"DELETE FROM {tables.customers} WHERE id IN ({marks})", ids)
+    for name in ("customer_tags", "customer_channels", "conversations", "contributions"):
+        tx.execute(f"DELETE FROM {tables.prefix}{name} WHERE customer_id IN ({marks})", ids)
 
 
 def live_generation(tx: Transaction) -> int | None:

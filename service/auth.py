@@ -21,6 +21,7 @@ PERMISSIONS: dict[str, tuple[Role, ...]] = {
     "customers:read": ("admin", "agent", "marketing"),
     "customers:write": ("admin", "agent"),
     "customers:forget": ("admin",),
+    "customers:export": ("admin",),
     "conversations:read": ("admin", "agent"),
     "conversations:write": ("admin", "agent"),
     "contributions:read": ("admin", "agent", "marketing"),

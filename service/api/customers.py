@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -16,7 +17,12 @@ from service.http import Blueprint, answer, changes, expected_version, read
 from service.pagination import microseconds, page, page_args
 from service.runtime import application, views
 from service.schemas import customers as s
+from service.schemas import export as x
 from service.schemas import views as v
+
+ATTACHMENT_DOC = {
+    "Content-Disposition": {"description": "Saves the document as customer-<id>.json", "schema": {"type": "string"}}
+}
 
 blp = Blueprint("customers", __name__, url_prefix="/v1/customers", description="Customers and their identities")
 
@@ -153,6 +159,27 @@ class Forget(MethodView):
     def post(self, data: dict[str, Any], customer_id: UUID) -> Any:
         """Erase the customer's personal data (GDPR); statistics stay, nothing else is accepted."""
         return answer(application().forget_customer(customer_id, data["reason"], current_actor(), expected_version()))
+
+
+@blp.route("/<uuid:customer_id>/export")
+class Export(MethodView):
+    @requires("customers:export")
+    @blp.arguments(v.ReadArgs, location="query")
+    @blp.response(200, x.CustomerExport, headers=ATTACHMENT_DOC)
+    def get(self, args: dict[str, Any], customer_id: UUID) -> Any:
+        """Everything stored about the customer and their merged duplicates, as one document (GDPR access)."""
+        records = application().export_customer(customer_id)
+        await_views(args.get("min_position"))
+        profile = views().profile(str(customer_id))
+        document = {
+            "exported_at": datetime.now(UTC),
+            "customer": records.customer,
+            "merged_duplicates": records.merged_duplicates,
+            "conversations": records.conversations,
+            "contributions": records.contributions,
+            "scores": {"happiness": profile["happiness"], "advocacy": profile["advocacy"]} if profile else None,
+        }
+        return document, 200, {"Content-Disposition": f'attachment; filename="customer-{customer_id}.json"'}
 
 
 def _profile(customer_id: UUID, min_position: int | None) -> dict[str, Any]:

@@ -9,7 +9,6 @@ import pytest
 
 from domain.actor import SYSTEM, Actor
 from domain.application import CustomerRelations, InboundMessage
-from domain.customer import FORGOTTEN
 from domain.errors import (
     AuthenticationError,
     ConflictError,
@@ -23,6 +22,7 @@ from domain.errors import (
     RuleViolationError,
     StaleVersionError,
 )
+from domain.personal_data import FORGOTTEN
 from tests.domain.conftest import START, Clock
 
 POPO = {"PERSISTENCE_MODULE": "eventsourcing.popo"}

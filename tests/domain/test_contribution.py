@@ -47,7 +47,7 @@ def contribution(
     referred_handle: str | None = None,
 ) -> Contribution:
     """A submitted contribution whose Submitted event was already collected (as if saved)."""
-    submitted = Contribution(
+    submitted = Contribution.submit(
         author or uuid4(), kind, "Dark mode", "Please add a dark mode", rating, referred_handle, NOW, AGENT
     )
     submitted.collect_events()
@@ -64,7 +64,7 @@ def contribution_in(status: str) -> Contribution:
 
 def test_submitting_records_the_contribution_as_submitted() -> None:
     author = uuid4()
-    submitted = Contribution(author, "review", "Great app", "Five stars", 5, None, NOW, AGENT)
+    submitted = Contribution.submit(author, "review", "Great app", "Five stars", 5, None, NOW, AGENT)
 
     assert event_names(submitted) == ["Contribution.Submitted"]
     assert submitted.customer_id == author

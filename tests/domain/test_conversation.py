@@ -10,6 +10,7 @@ import pytest
 
 from domain.conversation import Conversation
 from domain.errors import ConflictError, IllegalTransitionError, MessageNotFoundError, RuleViolationError
+from domain.personal_data import PersonalText
 from domain.sentiment import Sentiment
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -35,7 +36,7 @@ def event_names(aggregate: Any) -> list[str]:
 
 def new_conversation() -> Conversation:
     """A started conversation whose Started event was already collected (as if saved)."""
-    conversation = Conversation(uuid4(), "twitter", "Order 1234", "public", NOW, AGENT)
+    conversation = Conversation.start(uuid4(), "twitter", "Order 1234", "public", NOW, AGENT)
     conversation.collect_events()
     return conversation
 
@@ -72,7 +73,7 @@ def resolved_conversation() -> Conversation:
 
 def test_a_new_conversation_is_open_medium_and_unclassified() -> None:
     customer_id = uuid4()
-    conversation = Conversation(customer_id, "email", None, "private", NOW, AGENT)
+    conversation = Conversation.start(customer_id, "email", None, "private", NOW, AGENT)
 
     assert event_names(conversation) == ["Conversation.Started"]
     assert conversation.customer_id == customer_id
@@ -492,7 +493,10 @@ def test_a_retracted_message_stays_with_who_retracted_it_and_why() -> None:
 
     events = conversation.collect_events()
     assert [type(e).__qualname__ for e in events] == ["Conversation.MessageRetracted"]
-    assert (events[0].message_id, events[0].reason) == (message_id, "contains a card number")
+    assert (events[0].message_id, events[0].reason) == (
+        message_id,
+        PersonalText(conversation.customer_id, "contains a card number"),
+    )
     message = conversation.message(message_id)
     assert message["text"] == "My card number is 4111 1111 1111 1111"
     assert message["retraction"] == {"reason": "contains a card number", "occurred_at": at(5), "actor": SUPERVISOR}
@@ -540,7 +544,7 @@ def test_looking_up_an_unknown_message_raises_message_not_found() -> None:
 
 
 def test_replaying_the_events_rebuilds_the_same_conversation() -> None:
-    conversation = Conversation(uuid4(), "twitter", None, "public", NOW, AGENT)
+    conversation = Conversation.start(uuid4(), "twitter", None, "public", NOW, AGENT)
     message_id = receive(conversation, "Awful!", -0.7, minutes=1)
     reply(conversation, minutes=2)
     conversation.assign(uuid4(), "Ann Agent", at(3), SUPERVISOR)

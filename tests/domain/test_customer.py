@@ -9,8 +9,9 @@ from uuid import uuid4
 
 import pytest
 
-from domain.customer import FORGOTTEN, Customer, identity_key
+from domain.customer import Customer, identity_key
 from domain.errors import ConflictError, CustomerInactiveError, RuleViolationError
+from domain.personal_data import FORGOTTEN, PersonalText
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 LATER = NOW + timedelta(hours=1)
@@ -23,7 +24,7 @@ def event_names(aggregate: Any) -> list[str]:
 
 def registered_customer() -> Customer:
     """A customer whose registration event was already collected (as if saved)."""
-    customer = Customer(
+    customer = Customer.register(
         name="Dana Doe",
         identities=[{"channel": "twitter", "handle": "@DanaDoe"}],
         email="dana@example.com",
@@ -36,7 +37,9 @@ def registered_customer() -> Customer:
 
 
 def test_registering_records_one_registered_event_with_the_given_fields() -> None:
-    customer = Customer("Dana Doe", [{"channel": "twitter", "handle": "@dana"}], "dana@example.com", "en", NOW, ACTOR)
+    customer = Customer.register(
+        "Dana Doe", [{"channel": "twitter", "handle": "@dana"}], "dana@example.com", "en", NOW, ACTOR
+    )
 
     events = customer.collect_events()
 
@@ -78,7 +81,7 @@ def test_each_command_records_its_own_event() -> None:
 
 
 def test_replaying_the_events_rebuilds_the_same_customer() -> None:
-    customer = Customer("Dana Doe", [{"channel": "twitter", "handle": "@dana"}], None, "en", NOW, ACTOR)
+    customer = Customer.register("Dana Doe", [{"channel": "twitter", "handle": "@dana"}], None, "en", NOW, ACTOR)
     customer.link_identity("email", "dana@example.com", LATER, ACTOR)
     customer.update_profile({"name": "Dana D."}, LATER, ACTOR)
     customer.tag("vip", LATER, ACTOR)
@@ -135,7 +138,7 @@ def test_a_profile_update_records_only_the_fields_that_really_change() -> None:
 
     events = customer.collect_events()
     assert [type(e).__qualname__ for e in events] == ["Customer.ProfileUpdated"]
-    assert events[0].changes == {"email": "dana@new.example"}
+    assert events[0].changes == {"email": PersonalText(customer.id, "dana@new.example")}  # sealed for the customer
     assert customer.email == "dana@new.example"
     assert customer.name == "Dana Doe"
 
