@@ -327,3 +327,29 @@ def test_the_export_of_a_forgotten_customer_holds_only_what_survives(admin: ApiC
 
 def test_exporting_an_unknown_customer_is_a_404(admin: ApiClient) -> None:
     assert_problem(admin.get("/v1/customers/00000000-0000-4000-8000-000000000000/export"), 404, "not-found")
+
+
+# ---- consent and advocates --------------------------------------------------------------------------
+
+
+def test_a_forgotten_advocate_leaves_every_advocate_list_and_export(
+    admin: ApiClient, project: Any, as_role: Any
+) -> None:
+    fan = done(admin.post("/v1/customers", json={"name": "Fan Fairweather"}))["id"]
+    done(admin.put(f"/v1/customers/{fan}/consent", json={"given": True, "source": "newsletter form"}))
+    done(admin.post(f"/v1/customers/{fan}/nps", json={"score": 10}))
+    for text in ("I love it, wonderful service!", "Brilliant, thank you so much, great team!"):
+        done(admin.post("/v1/conversations", json={"customer_id": fan, "channel": "web", "message": {"text": text}}))
+    project()
+    marketing = as_role("marketing")
+    lists = (
+        lambda: [row["customer_id"] for row in admin.get("/v1/advocates").json["items"]],
+        lambda: [row["customer_id"] for row in marketing.get("/v1/advocates").json["items"]],
+        lambda: [line.split(",")[0] for line in marketing.get("/v1/advocates?format=csv").text.splitlines()[1:]],
+    )
+    assert [listed() for listed in lists] == [[fan]] * 3
+
+    forget(admin, fan)
+    project()
+
+    assert [listed() for listed in lists] == [[]] * 3
