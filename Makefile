@@ -35,5 +35,6 @@ openapi: install  ## regenerate the committed contract from the code
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 
-bench: install  ## rebuild speed and view latency at 1,000,000 events on SQLite (takes minutes)
+bench: install  ## ingest speed on the Twitter sample; rebuild speed and view latency at 1,000,000 events (minutes)
+	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/rebuild.py --events $${EVENTS:-1000000}

@@ -33,6 +33,7 @@ from domain.errors import (
     StaleVersionError,
 )
 from domain.indexes import AgentRoster, Dossier, IdentityClaim, MessageReference, TokenReference
+from domain.ingest import MAX_BATCH, ChannelMessage, IngestBatch, Outcome, in_occurred_order
 from domain.keyring import Keyring, SealedTextTranscoding, key_store_for
 from domain.sentiment import analyse
 from domain.targets import ResponseTargets
@@ -68,6 +69,14 @@ class CustomerRecords:
     merged_duplicates: list[Customer]
     conversations: list[Conversation]
     contributions: list[Contribution]
+
+
+@dataclass(frozen=True)
+class Ingested:
+    """The outcome of each message of a batch, in the order sent, and the position of the last event."""
+
+    outcomes: list[Outcome]
+    position: int | None
 
 
 @dataclass(frozen=True)
@@ -598,6 +607,22 @@ class CustomerRelations(Application[UUID]):
         conversation = self._conversation(conversation_id, expected_version)
         conversation.retract_message(message_id, reason, occurred_at=self._at(None), actor=actor.as_dict())
         return self._written(conversation, conversation)
+
+    @retried_on_conflict
+    def ingest_messages(self, messages: list[ChannelMessage], actor: Actor) -> Ingested:
+        """Record channel messages, finding or creating customers and threading conversations by
+        reply chain (domain/ingest.py); all in one transaction."""
+        if len(messages) > MAX_BATCH:
+            raise RuleViolationError(f"a batch holds at most {MAX_BATCH} messages")
+        batch = IngestBatch(self, actor)
+        outcomes: dict[int, Outcome] = {}
+        with self.keyring.cached():
+            for index in in_occurred_order(messages):
+                outcomes[index] = batch.ingest(messages[index])
+            self.keyring.prepare(batch.new_customer_ids())  # their keys in one go, not one by one
+            recordings = self.save(*batch.changed())
+        position = recordings[-1].notification.id if recordings else None
+        return Ingested([outcomes[index] for index in range(len(messages))], position)
 
     # ---- contributions --------------------------------------------------------------------------
 

@@ -89,7 +89,8 @@ class Conversation(Aggregate):
         """An inbound message reopens a resolved conversation and is classified if it is the first."""
         if self.status == "resolved":
             self._reopened(automatic=True, occurred_at=occurred_at, actor=actor)
-        is_first_inbound = self.first_inbound_at is None
+        # The first by when it happened: a message that arrives late but happened first decides.
+        is_first_inbound = self.first_inbound_at is None or occurred_at < self.first_inbound_at
         self._message_received(
             message_id=message_id,
             text=self._personal(text),
@@ -98,8 +99,8 @@ class Conversation(Aggregate):
             occurred_at=occurred_at,
             actor=actor,
         )
-        if is_first_inbound and self.kind_source != "agent":
-            kind = classify(text, sentiment["compound"])
+        kind = classify(text, sentiment["compound"])
+        if is_first_inbound and self.kind_source != "agent" and kind != self.kind:
             self._classified(kind=kind, source="automatic", occurred_at=occurred_at, actor=actor)
             self._raise_default_priority_for(kind, occurred_at, actor)
 
@@ -113,7 +114,7 @@ class Conversation(Aggregate):
         occurred_at: datetime,
         actor: dict[str, Any],
     ) -> None:
-        self.messages.append(
+        self._insert_message(
             {
                 "id": message_id,
                 "direction": "inbound",
@@ -157,7 +158,7 @@ class Conversation(Aggregate):
         occurred_at: datetime,
         actor: dict[str, Any],
     ) -> None:
-        self.messages.append(
+        self._insert_message(
             {
                 "id": message_id,
                 "direction": "outbound",
@@ -173,6 +174,13 @@ class Conversation(Aggregate):
             self.first_reply_at = occurred_at
         self.status = "pending"
         self._touch(occurred_at)
+
+    def _insert_message(self, message: dict[str, Any]) -> None:
+        """Messages are kept in the order they happened, whatever order they arrive in."""
+        position = len(self.messages)
+        while position and self.messages[position - 1]["occurred_at"] > message["occurred_at"]:
+            position -= 1
+        self.messages.insert(position, message)
 
     def add_note(self, note_id: UUID, text: str, occurred_at: datetime, actor: dict[str, Any]) -> None:
         self._note_added(note_id=note_id, text=self._personal(text), occurred_at=occurred_at, actor=actor)

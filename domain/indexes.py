@@ -113,3 +113,27 @@ class Dossier(Aggregate):
     @event("ContributionFiled")
     def _contribution_filed(self, contribution_id: UUID) -> None:
         self.contribution_ids.append(contribution_id)
+
+
+class AwaitedMessage(Aggregate):
+    """Conversations whose earliest message replies to a channel message not received yet.
+
+    When that message arrives late, it joins the conversation that was waiting for it, as it
+    would have had it arrived in order.
+    """
+
+    @staticmethod
+    def id_for(channel: str, external_id: str) -> UUID:
+        return index_id("awaited", f"{channel}:{external_id}")
+
+    @event("Opened")
+    def __init__(self, id: UUID) -> None:
+        self.conversation_ids: list[UUID] = []
+
+    def await_in(self, conversation_id: UUID) -> None:
+        if conversation_id not in self.conversation_ids:
+            self._awaited(conversation_id=conversation_id)
+
+    @event("Awaited")
+    def _awaited(self, conversation_id: UUID) -> None:
+        self.conversation_ids.append(conversation_id)

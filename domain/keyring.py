@@ -37,8 +37,8 @@ class KeyStore(Protocol):
     def get(self, owner: UUID) -> bytes | None:
         """The owner's key; None when there is none or it was destroyed."""
 
-    def add(self, owner: UUID, key: bytes) -> bytes | None:
-        """Keep the key unless the owner has a row already; the owner's key (None: destroyed)."""
+    def add(self, keys: dict[UUID, bytes]) -> dict[UUID, bytes | None]:
+        """Keep each new key unless its owner has a row already; each owner's key (None: destroyed)."""
 
     def destroy(self, owners: Iterable[UUID]) -> None:
         """Replace the owners' keys by tombstones, for ever."""
@@ -73,13 +73,25 @@ class Keyring:
             if cache is not None:
                 cache[owner] = cipher
         if cipher is None and for_writing:
-            key = self.store.add(owner, os.urandom(KEY_BYTES))
-            if key is None:
+            cipher = self._new_ciphers([owner])[owner]
+            if cipher is None:
                 raise CustomerInactiveError(f"customer {owner} was forgotten: nothing more is recorded about them")
-            cipher = AESGCM(key)
-            if cache is not None:
-                cache[owner] = cipher
         return cipher
+
+    def _new_ciphers(self, owners: list[UUID]) -> dict[UUID, AESGCM | None]:
+        keys = self.store.add({owner: os.urandom(KEY_BYTES) for owner in owners})
+        ciphers = {owner: None if key is None else AESGCM(key) for owner, key in keys.items()}
+        cache = self._cache.get()
+        if cache is not None:
+            cache.update(ciphers)
+        return ciphers
+
+    def prepare(self, owners: Iterable[UUID]) -> None:
+        """Make the keys of many new owners at once (one transaction), for the unit of work."""
+        cache = self._cache.get()
+        missing = sorted({owner for owner in owners if cache is None or owner not in cache})
+        if missing:
+            self._new_ciphers(missing)
 
     def seal(self, text: PersonalText) -> bytes:
         cipher = self._cipher(text.owner, for_writing=True)
@@ -133,9 +145,9 @@ class MemoryKeyStore:
     def get(self, owner: UUID) -> bytes | None:
         return self._keys.get(owner)
 
-    def add(self, owner: UUID, key: bytes) -> bytes | None:
+    def add(self, keys: dict[UUID, bytes]) -> dict[UUID, bytes | None]:
         with self._lock:
-            return self._keys.setdefault(owner, key)
+            return {owner: self._keys.setdefault(owner, key) for owner, key in keys.items()}
 
     def destroy(self, owners: Iterable[UUID]) -> None:
         with self._lock:
@@ -181,18 +193,22 @@ class SqlKeyStore:
             row = cursor.fetchone()
         return None if row is None or row["key"] is None else bytes(row["key"])
 
-    def add(self, owner: UUID, key: bytes) -> bytes | None:
+    def add(self, keys: dict[UUID, bytes]) -> dict[UUID, bytes | None]:
+        now = _now()
         with self._transaction() as cursor:
-            cursor.execute(
+            cursor.executemany(
                 self._sql(
                     f"INSERT INTO {self.table} (owner_id, key, created_at) VALUES (?, ?, ?) "
                     "ON CONFLICT (owner_id) DO NOTHING"
                 ),
-                (str(owner), key, _now()),
+                [(str(owner), key, now) for owner, key in keys.items()],
             )
-            cursor.execute(self._sql(f"SELECT key FROM {self.table} WHERE owner_id = ?"), (str(owner),))
-            row = cursor.fetchone()
-        return None if row["key"] is None else bytes(row["key"])
+            stored: dict[UUID, bytes | None] = {}
+            for owner in keys:
+                cursor.execute(self._sql(f"SELECT key FROM {self.table} WHERE owner_id = ?"), (str(owner),))
+                key = cursor.fetchone()["key"]
+                stored[owner] = None if key is None else bytes(key)
+        return stored
 
     def destroy(self, owners: Iterable[UUID]) -> None:
         now = _now()

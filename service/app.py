@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Flask
 
-from service.api import agents, contributions, conversations, customers, operations, views
+from service.api import agents, contributions, conversations, customers, ingest, operations, views
 from service.errors import ConversaApi
 from service.headers import add_security_headers
 from service.runtime import ApplicationHolder
@@ -48,7 +48,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
     holder = ApplicationHolder(settings)
     app.extensions["conversa"] = holder
     api = ConversaApi(app)
-    for module in (customers, conversations, contributions, views, agents, operations):
+    for module in (customers, conversations, contributions, views, ingest, agents, operations):
         api.register_blueprint(module.blp)
     add_security_headers(app)
     return app

@@ -28,6 +28,7 @@ PERMISSIONS: dict[str, tuple[Role, ...]] = {
     "contributions:write": ("admin", "agent"),
     "contributions:curate": ("admin", "agent", "marketing"),
     "agents:manage": ("admin",),
+    "ingest:write": ("admin", "integration"),
 }
 
 

@@ -1,4 +1,4 @@
-"""The `conversa` command line: serve, openapi, agents."""
+"""The `conversa` command line: serve, project, rebuild, import, openapi, agents."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import os
 import signal
 import sys
 import threading
+import time
+from collections import Counter
 from pathlib import Path
 from typing import cast
 from uuid import UUID
@@ -13,12 +15,14 @@ from uuid import UUID
 import click
 import yaml
 
-from domain.actor import SYSTEM
+from domain.actor import SYSTEM, Actor
 from domain.agent import ROLES, Role
+from domain.ingest import MAX_BATCH, in_occurred_order
 from projections.projector import Progress
 from service.app import create_app, openapi_document
 from service.runtime import build_application, build_projector
 from service.settings import Settings, SettingsError
+from service.twcs import in_brand_threads, read_rows
 
 
 def _settings() -> Settings:
@@ -96,6 +100,54 @@ def rebuild() -> None:
 
 def _rate(progress: Progress | None) -> str:
     return f"{progress.events_per_second:,.0f} events/s" if progress else ""
+
+
+@main.group(name="import")
+def import_() -> None:
+    """Import conversations from files, through the same code as the ingest API."""
+
+
+@import_.command("twcs")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--brand", help="Only the threads in which this support account (e.g. sprintcare) wrote.")
+@click.option("--batch", type=click.IntRange(1, MAX_BATCH), default=MAX_BATCH, show_default=True)
+def import_twcs(file: Path, brand: str | None, batch: int) -> None:
+    """Import a "Customer Support on Twitter" CSV; running it again resumes and changes nothing twice."""
+    rows = list(read_rows(file))
+    invalid = [row for row in rows if row.message is None]
+    if brand:
+        rows = in_brand_threads(rows, brand)
+    messages = [row.message for row in rows if row.message is not None]
+    # All in the order the tweets happened, so that every reply finds its parent already there.
+    messages = [messages[i] for i in in_occurred_order(messages)]
+    application = build_application(_settings())
+    counts: Counter[str] = Counter()
+    started = time.monotonic()
+
+    def rate(_: object) -> str:
+        elapsed = time.monotonic() - started
+        return f"{sum(counts.values()) / elapsed:,.0f} rows/s" if elapsed > 0 and counts else ""
+
+    try:
+        with click.progressbar(
+            length=len(messages), label="importing", show_eta=True, show_pos=True, item_show_func=rate
+        ) as bar:
+            for start in range(0, len(messages), batch):
+                chunk = messages[start : start + batch]
+                ingested = application.ingest_messages(chunk, Actor(kind="system", name=f"twcs import of {file.name}"))
+                counts.update(outcome.status for outcome in ingested.outcomes)
+                bar.update(len(chunk), None)
+    finally:
+        application.close()
+    seconds = time.monotonic() - started
+    summary = ", ".join(f"{counts[s]:,} {s}" for s in ("created", "duplicate", "ignored", "rejected"))
+    click.echo(
+        f"{len(messages):,} rows in {seconds:.1f} s ({len(messages) / max(seconds, 1e-9):,.0f} rows/s): {summary}"
+    )
+    for row in invalid[:10]:
+        click.echo(f"line {row.line} (tweet {row.tweet_id or '?'}) skipped: {row.problem}", err=True)
+    if invalid:
+        click.echo(f"{len(invalid):,} invalid rows skipped", err=True)
 
 
 @main.command()

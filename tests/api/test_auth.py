@@ -37,6 +37,22 @@ REQUESTS: dict[str, tuple[str, str, dict[str, Any] | None]] = {
     ),
     "contributions:curate": ("put", "/v1/contributions/{contribution}/status", {"status": "under_review"}),
     "agents:manage": ("post", "/v1/agents", {"name": "New Hire", "role": "agent"}),
+    "ingest:write": (
+        "post",
+        "/v1/ingest/messages",
+        {
+            "messages": [
+                {
+                    "channel": "twitter",
+                    "external_id": "t1",
+                    "direction": "inbound",
+                    "author": {"handle": "@walter"},
+                    "text": "Hello?",
+                    "occurred_at": "2026-11-23T10:00:00Z",
+                }
+            ]
+        },
+    ),
 }
 
 # The OpenAPI path of each representative request, to check it is guarded by that permission.
@@ -51,6 +67,7 @@ OPENAPI_PATHS = {
     "contributions:write": "/v1/contributions",
     "contributions:curate": "/v1/contributions/{contribution_id}/status",
     "agents:manage": "/v1/agents",
+    "ingest:write": "/v1/ingest/messages",
 }
 
 

@@ -140,19 +140,19 @@ def sql_keys(settings: Settings) -> Iterable[SqlKeyStore]:
 def test_the_key_table_keeps_the_first_key_of_an_owner(sql_keys: SqlKeyStore) -> None:
     owner = uuid4()
 
-    first = sql_keys.add(owner, b"k" * 32)
-    second = sql_keys.add(owner, b"x" * 32)
+    first = sql_keys.add({owner: b"k" * 32})
+    second = sql_keys.add({owner: b"x" * 32})
 
-    assert first == second == sql_keys.get(owner) == b"k" * 32
+    assert first == second == {owner: b"k" * 32}
+    assert sql_keys.get(owner) == b"k" * 32
 
 
 def test_the_key_table_keeps_a_tombstone_that_refuses_new_keys(sql_keys: SqlKeyStore) -> None:
     owner, other = uuid4(), uuid4()
-    sql_keys.add(owner, b"k" * 32)
-    sql_keys.add(other, b"o" * 32)
+    sql_keys.add({owner: b"k" * 32, other: b"o" * 32})
 
     sql_keys.destroy([owner])
 
     assert sql_keys.get(owner) is None
-    assert sql_keys.add(owner, b"n" * 32) is None
+    assert sql_keys.add({owner: b"n" * 32}) == {owner: None}
     assert sql_keys.get(other) == b"o" * 32  # only the named owner's key goes
