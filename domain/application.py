@@ -213,6 +213,10 @@ class CustomerRelations(Application[UUID]):
             pending += [self.get_customer(d) for d in person.merged_duplicates]
         return people
 
+    def people_of(self, customer_id: UUID) -> list[UUID]:
+        """The customer's id and those of every duplicate merged into them."""
+        return [person.id for person in self._people(self.get_customer(customer_id))]
+
     def _claim_identity(self, customer_id: UUID, channel: str, handle: str) -> IdentityClaim:
         claim_id = IdentityClaim.id_for(identity_key(channel, handle))
         claim: IdentityClaim | None = self._find(claim_id)
@@ -444,6 +448,7 @@ class CustomerRelations(Application[UUID]):
     def _conversation(self, conversation_id: UUID, expected_version: int | None) -> Conversation:
         conversation = self.get_conversation(conversation_id)
         self._check_version(conversation, expected_version)
+        conversation.check_not_merged()
         self._check_not_forgotten(conversation.customer_id)
         return conversation
 
@@ -621,6 +626,7 @@ class CustomerRelations(Application[UUID]):
                 outcomes[index] = batch.ingest(messages[index])
             self.keyring.prepare(batch.new_customer_ids())  # their keys in one go, not one by one
             recordings = self.save(*batch.changed())
+        self.keyring.destroy(batch.spent_keys)  # held copies of replies now recorded in their conversations
         position = recordings[-1].notification.id if recordings else None
         return Ingested([outcomes[index] for index in range(len(messages))], position)
 

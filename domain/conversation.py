@@ -74,6 +74,7 @@ class Conversation(Aggregate):
         self.csat: list[dict[str, Any]] = []
         self.rated_current_resolution = False
         self.last_activity_at = occurred_at
+        self.merged_into: UUID | None = None
 
     # ---- messages -------------------------------------------------------------------------------
 
@@ -311,6 +312,56 @@ class Conversation(Aggregate):
     ) -> None:
         self.csat.append({"rating": rating, "comment": revealed(comment), "occurred_at": occurred_at})
         self.rated_current_resolution = True
+
+    # ---- threads found to be one ------------------------------------------------------------------
+
+    def check_not_merged(self) -> None:
+        if self.merged_into is not None:
+            raise ConflictError(f"conversation {self.id} was merged into conversation {self.merged_into}")
+
+    def absorb(self, other: Conversation, occurred_at: datetime, actor: dict[str, Any]) -> None:
+        """Take in the messages of a conversation that turned out to continue this one (a message
+        that arrived late linked them); the other one points here from then on."""
+        self.check_not_merged()
+        other.check_not_merged()
+        if other.id == self.id:
+            raise ConflictError("a conversation cannot absorb itself")
+        moved = [
+            {**message, "text": PersonalText(other.customer_id, message["text"])}
+            for message in other.messages
+            if message["retraction"] is None
+        ]
+        earliest_inbound = min((m["occurred_at"] for m in moved if m["direction"] == "inbound"), default=None)
+        self._absorbed(conversation_id=other.id, messages=moved, occurred_at=occurred_at, actor=actor)
+        other._merged_into(survivor_id=self.id, occurred_at=occurred_at, actor=actor)
+        if earliest_inbound is not None and earliest_inbound == self.first_inbound_at and self.kind_source != "agent":
+            first = next(
+                m for m in self.messages if m["occurred_at"] == earliest_inbound and m["direction"] == "inbound"
+            )
+            kind = classify(first["text"], first["sentiment"]["compound"])
+            if kind != self.kind:
+                self._classified(kind=kind, source="automatic", occurred_at=occurred_at, actor=actor)
+                self._raise_default_priority_for(kind, occurred_at, actor)
+
+    @event("Absorbed")
+    def _absorbed(
+        self, conversation_id: UUID, messages: list[dict[str, Any]], occurred_at: datetime, actor: dict[str, Any]
+    ) -> None:
+        for message in messages:
+            self._insert_message({**message, "text": message["text"].value})
+            if message["direction"] == "inbound":
+                if self.first_inbound_at is None or message["occurred_at"] < self.first_inbound_at:
+                    self.first_inbound_at = message["occurred_at"]
+            elif self.first_reply_at is None or message["occurred_at"] < self.first_reply_at:
+                self.first_reply_at = message["occurred_at"]
+            self._touch(message["occurred_at"])
+        if self.status != "resolved" and self.messages:
+            # As if every message had arrived in order: the latest one says whose turn it is.
+            self.status = "open" if self.messages[-1]["direction"] == "inbound" else "pending"
+
+    @event("MergedInto")
+    def _merged_into(self, survivor_id: UUID, occurred_at: datetime, actor: dict[str, Any]) -> None:
+        self.merged_into = survivor_id
 
     def _personal(self, text: str) -> PersonalText:
         return PersonalText(self.customer_id, text)

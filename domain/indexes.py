@@ -7,9 +7,13 @@ same key. Keys are hashed into the id and never stored as plain text in events.
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
+
+from domain.personal_data import PersonalText
 
 NAMESPACE = UUID("6f1c1f3e-8a55-4a59-9a43-3c1d1a4e2b77")
 
@@ -116,10 +120,12 @@ class Dossier(Aggregate):
 
 
 class AwaitedMessage(Aggregate):
-    """Conversations whose earliest message replies to a channel message not received yet.
+    """A channel message that others replied to before it arrived: the conversations its replies
+    started and the brand replies held for it. When it arrives, those conversations and replies
+    join the conversation it lands in, as if everything had arrived in order.
 
-    When that message arrives late, it joins the conversation that was waiting for it, as it
-    would have had it arrived in order.
+    Held replies are personal data of a customer not known yet: they are sealed with a key of this
+    index's own, destroyed once the replies are recorded in their conversation.
     """
 
     @staticmethod
@@ -129,6 +135,9 @@ class AwaitedMessage(Aggregate):
     @event("Opened")
     def __init__(self, id: UUID) -> None:
         self.conversation_ids: list[UUID] = []
+        self.held_replies: list[dict[str, Any]] = []
+        self.arrived = False
+        self.broadcast = False
 
     def await_in(self, conversation_id: UUID) -> None:
         if conversation_id not in self.conversation_ids:
@@ -137,3 +146,33 @@ class AwaitedMessage(Aggregate):
     @event("Awaited")
     def _awaited(self, conversation_id: UUID) -> None:
         self.conversation_ids.append(conversation_id)
+
+    def holds(self, external_id: str) -> bool:
+        return any(reply["external_id"] == external_id for reply in self.held_replies)
+
+    def hold_reply(
+        self, external_id: str, author_name: str, text: str, occurred_at: datetime, actor: dict[str, Any]
+    ) -> None:
+        self._reply_held(
+            external_id=external_id,
+            author_name=author_name,
+            text=PersonalText(self.id, text),
+            occurred_at=occurred_at,
+            actor=actor,
+        )
+
+    @event("ReplyHeld")
+    def _reply_held(
+        self, external_id: str, author_name: str, text: PersonalText, occurred_at: datetime, actor: dict[str, Any]
+    ) -> None:
+        held = {"external_id": external_id, "author_name": author_name, "text": text.value, "occurred_at": occurred_at}
+        self.held_replies.append(held)
+
+    def arrive(self, broadcast: bool) -> None:
+        if not self.arrived:
+            self._arrived(broadcast=broadcast)
+
+    @event("Arrived")
+    def _arrived(self, broadcast: bool) -> None:
+        self.arrived = True
+        self.broadcast = broadcast

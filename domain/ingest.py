@@ -10,10 +10,11 @@ Threading rules (DESIGN.md, issue 6), applied in the order the messages happened
   answered as `ignored`.
 
 A batch is sorted by when its messages happened before it is threaded, so the order inside a call
-never matters. Across calls, a message that arrives after a reply to it is adopted by the
-conversation its reply started (that conversation kept the reference). What this does not repair:
-a late message that itself joins an older conversation leaves the conversation its reply started
-apart (it would need conversations to be merged).
+never matters. Across calls, whatever arrived before the message it replies to waits for it (an
+`AwaitedMessage` index): a customer's reply has started a conversation of its own, which the late
+message joins, or which is absorbed into the conversation the late message joins; a brand reply is
+held (answered `pending`) and recorded in that conversation when the message arrives. The result
+is the one the messages would have given in the order they happened.
 
 All events of a batch are saved in one transaction: that is where ingest throughput comes from.
 """
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
     from domain.application import CustomerRelations
 
 Direction = Literal["inbound", "outbound"]
-Status = Literal["created", "duplicate", "ignored", "rejected"]
+Status = Literal["created", "duplicate", "pending", "ignored", "rejected"]
 
 MAX_BATCH = 1000
 
@@ -87,6 +88,7 @@ class IngestBatch:
         self.actor = actor
         self._aggregates: dict[UUID, Any] = {}  # read or created in this batch, by id
         self._changed: dict[UUID, Aggregate] = {}
+        self.spent_keys: list[UUID] = []
 
     # ---- the batch's view of the store ----------------------------------------------------------
 
@@ -119,7 +121,9 @@ class IngestBatch:
     def ingest(self, message: ChannelMessage) -> Outcome:
         reference: MessageReference | None = self._find(MessageReference.id_for(message.channel, message.external_id))
         if reference is not None:
-            return Outcome(message.external_id, "duplicate", conversation_id=reference.conversation_id)
+            return Outcome(
+                message.external_id, "duplicate", conversation_id=self._current(reference.conversation_id).id
+            )
         try:
             if message.direction == "inbound":
                 return self._inbound(message)
@@ -127,11 +131,22 @@ class IngestBatch:
         except Skipped as skipped:
             return Outcome(message.external_id, skipped.status, skipped.reason, conversation_id=skipped.conversation_id)
 
+    def _current(self, conversation_id: UUID) -> Conversation:
+        """The conversation, or the one it was merged into (and so on)."""
+        conversation: Conversation = self._find(conversation_id)
+        while conversation.merged_into is not None:
+            conversation = self._find(conversation.merged_into)
+        return conversation
+
     def _conversation_of(self, channel: str, external_id: str | None) -> Conversation | None:
         if external_id is None:
             return None
         reference: MessageReference | None = self._find(MessageReference.id_for(channel, external_id))
-        return None if reference is None else self._find(reference.conversation_id)
+        return None if reference is None else self._current(reference.conversation_id)
+
+    def _awaited(self, channel: str, external_id: str) -> AwaitedMessage | None:
+        awaited: AwaitedMessage | None = self._find(AwaitedMessage.id_for(channel, external_id))
+        return awaited
 
     def _inbound(self, message: ChannelMessage) -> Outcome:
         customer = self._customer(message)
@@ -151,36 +166,63 @@ class IngestBatch:
             occurred_at=message.occurred_at,
             actor=Actor.customer(conversation.customer_id).as_dict(),
         )
-        self._record(message, conversation, message_id)
+        self._record(message.channel, message.external_id, conversation, message_id)
         return Outcome(message.external_id, "created", None, customer.id, conversation.id, message_id)
 
     def _outbound(self, message: ChannelMessage) -> Outcome:
+        brand = message.author_name or message.author_handle
         if message.in_reply_to is None:
+            self._arrived_without_conversation(message.channel, message.external_id)
             raise Skipped("ignored", "a broadcast: it replies to no message, so it starts no conversation")
         conversation = self._conversation_of(message.channel, message.in_reply_to)
         if conversation is None:
-            raise Skipped(
-                "ignored",
-                f"it replies to {message.channel} message {message.in_reply_to}, which is not known (yet): "
-                "send it again after the message it answers",
-            )
+            awaited = self._awaited(message.channel, message.in_reply_to)
+            if awaited is not None and awaited.broadcast:
+                self._arrived_without_conversation(message.channel, message.external_id)
+                raise Skipped("ignored", f"it replies to {message.in_reply_to}, a broadcast, not a conversation")
+            return self._hold(message, brand)
+        self._check_can_reply(conversation)
+        message_id = self._reply(
+            conversation, message.channel, message.external_id, brand, message.text, message.occurred_at
+        )
+        return Outcome(message.external_id, "created", None, conversation.customer_id, conversation.id, message_id)
+
+    def _check_can_reply(self, conversation: Conversation) -> None:
         try:
-            customer = self._person(conversation.customer_id)
+            self._person(conversation.customer_id)
         except CustomerInactiveError as error:
             raise Skipped("rejected", str(error), conversation.id) from None
         if conversation.status == "resolved":
             raise Skipped("rejected", "the conversation is resolved: reopen it before replying", conversation.id)
+
+    def _reply(
+        self, conversation: Conversation, channel: str, external_id: str, brand: str, text: str, at: datetime
+    ) -> UUID:
         message_id = uuid4()
-        brand = Actor(kind="agent", name=message.author_name or message.author_handle)
         conversation.send_reply(
             message_id=message_id,
-            text=message.text,
-            external_id=message.external_id,
-            occurred_at=message.occurred_at,
-            actor=brand.as_dict(),
+            text=text,
+            external_id=external_id,
+            occurred_at=at,
+            actor=Actor(kind="agent", name=brand).as_dict(),
         )
-        self._record(message, conversation, message_id)
-        return Outcome(message.external_id, "created", None, customer.id, conversation.id, message_id)
+        self._record(channel, external_id, conversation, message_id)
+        return message_id
+
+    def _hold(self, message: ChannelMessage, brand: str) -> Outcome:
+        """A brand reply to a message not received yet waits for it, then joins its conversation."""
+        assert message.in_reply_to is not None
+        awaited = self._awaited_index(message.channel, message.in_reply_to)
+        if awaited.holds(message.external_id):
+            return Outcome(message.external_id, "duplicate", f"still waiting for {message.in_reply_to}")
+        awaited.hold_reply(message.external_id, brand, message.text, message.occurred_at, self.actor.as_dict())
+        self._keep(awaited)
+        return Outcome(
+            message.external_id,
+            "pending",
+            f"it replies to {message.channel} message {message.in_reply_to}, not received yet: "
+            "it joins that message's conversation when it arrives",
+        )
 
     def _belongs_to(self, conversation: Conversation, customer: Customer) -> bool:
         try:
@@ -214,9 +256,9 @@ class IngestBatch:
 
     def _waiting_for(self, message: ChannelMessage, customer: Customer) -> Conversation | None:
         """A conversation of this customer that started with a reply to this message."""
-        awaited: AwaitedMessage | None = self._find(AwaitedMessage.id_for(message.channel, message.external_id))
+        awaited = self._awaited(message.channel, message.external_id)
         for conversation_id in awaited.conversation_ids if awaited else []:
-            conversation: Conversation = self._find(conversation_id)
+            conversation = self._current(conversation_id)
             if self._belongs_to(conversation, customer):
                 return conversation
         return None
@@ -235,19 +277,68 @@ class IngestBatch:
         self._keep(conversation, dossier)
         return conversation
 
+    def _awaited_index(self, channel: str, external_id: str) -> AwaitedMessage:
+        awaited = self._awaited(channel, external_id)
+        if awaited is None:
+            awaited = AwaitedMessage(id=AwaitedMessage.id_for(channel, external_id))
+            self._keep(awaited)
+        return awaited
+
     def _await(self, channel: str, external_id: str, conversation: Conversation) -> None:
-        awaited_id = AwaitedMessage.id_for(channel, external_id)
-        awaited: AwaitedMessage = self._find(awaited_id) or AwaitedMessage(id=awaited_id)
+        awaited = self._awaited_index(channel, external_id)
         awaited.await_in(conversation.id)
         self._keep(awaited)
 
-    def _record(self, message: ChannelMessage, conversation: Conversation, message_id: UUID) -> None:
+    def _record(self, channel: str, external_id: str, conversation: Conversation, message_id: UUID) -> None:
         reference = MessageReference(
-            id=MessageReference.id_for(message.channel, message.external_id),
-            conversation_id=conversation.id,
-            message_id=message_id,
+            id=MessageReference.id_for(channel, external_id), conversation_id=conversation.id, message_id=message_id
         )
         self._keep(conversation, reference)
+        self._settle(channel, external_id, conversation)
+
+    # ---- messages that came before the one they reply to ------------------------------------------
+
+    def _settle(self, channel: str, external_id: str, conversation: Conversation) -> None:
+        """A message landed in a conversation: what was waiting for it joins that conversation.
+
+        Conversations that a reply to it started, by the same person, are absorbed (in order they
+        would have been one); brand replies held for it are recorded in it, and settle in turn.
+        """
+        awaited = self._awaited(channel, external_id)
+        if awaited is None or awaited.arrived:
+            return
+        awaited.arrive(broadcast=False)
+        self._keep(awaited)
+        for conversation_id in awaited.conversation_ids:
+            waiting = self._current(conversation_id)
+            if waiting.id != conversation.id and self._same_person(waiting, conversation):
+                conversation.absorb(waiting, occurred_at=self.app.clock(), actor=self.actor.as_dict())
+                self._keep(conversation, waiting)
+        for held in sorted(awaited.held_replies, key=lambda r: (r["occurred_at"], r["external_id"])):
+            if (
+                conversation.status != "resolved"
+                and self._find(MessageReference.id_for(channel, held["external_id"])) is None
+            ):
+                self._reply(
+                    conversation, channel, held["external_id"], held["author_name"], held["text"], held["occurred_at"]
+                )
+        if awaited.held_replies:
+            self.spent_keys.append(awaited.id)  # the held copies: destroyed once the batch is saved
+
+    def _arrived_without_conversation(self, channel: str, external_id: str) -> None:
+        """A broadcast: replies held for it are dropped, as they would have been in order."""
+        awaited = self._awaited_index(channel, external_id)
+        if not awaited.arrived:
+            awaited.arrive(broadcast=True)
+            self._keep(awaited)
+            if awaited.held_replies:
+                self.spent_keys.append(awaited.id)
+
+    def _same_person(self, one: Conversation, other: Conversation) -> bool:
+        try:
+            return self._person(one.customer_id).id == self._person(other.customer_id).id
+        except CustomerInactiveError:
+            return False
 
 
 def in_occurred_order(messages: list[ChannelMessage]) -> list[int]:

@@ -109,6 +109,14 @@ SUMMARIES: dict[str, tuple[str, Summary]] = {
         "conversation.message_retracted",
         lambda e, p: f"Message {e.message_id} retracted: {_excerpt(p(e.reason))}",
     ),
+    "Conversation.Absorbed": (
+        "conversation.absorbed",
+        lambda e, p: f"Took in {len(e.messages)} message(s) of conversation {e.conversation_id}, which continued it",
+    ),
+    "Conversation.MergedInto": (
+        "conversation.merged_into",
+        lambda e, p: f"Merged into conversation {e.survivor_id}",
+    ),
     "Contribution.Submitted": (
         "contribution.submitted",
         lambda e, p: f"Submitted {e.kind.replace('_', ' ')}: {_excerpt(p(e.title))}",

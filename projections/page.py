@@ -99,6 +99,7 @@ class Page:
         self.touched_customers: set[str] = set()
         self.touched_conversations: set[str] = set()
         self.touched_contributions: set[str] = set()
+        self.merged_conversations: set[str] = set()  # taken in by another conversation: no row any more
         self.relabelled: set[str] = set()  # customers whose tags or identities changed
         self.contacts: set[tuple[str, str]] = set()
         self.day_counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -171,11 +172,15 @@ class Page:
     def flush(self, tx: Transaction) -> None:
         """Write every touched row back, then the KPI counters."""
         self.tx = tx
+        self.touched_conversations -= self.merged_conversations
         for conversation_id in self.touched_conversations:
             _sync_conversation_summary(self, self.conversations[conversation_id])
         for contribution_id in self.touched_contributions:
             _sync_contribution_summary(self, self.contributions[contribution_id])
         self._write_conversations()
+        self.tx.executemany(
+            f"DELETE FROM {self.tables.conversations} WHERE id = ?", [(i,) for i in sorted(self.merged_conversations)]
+        )
         self._write_contributions()
         self._write_customers()
         self._write_kpis()
@@ -487,18 +492,30 @@ def _touch(conversation: State, occurred_at: str) -> None:
 
 
 def _message(page: Page, conversation: State, e: Any, direction: str) -> None:
-    occurred_at = iso(e.occurred_at)
+    sentiment = e.sentiment if direction == "inbound" else None
+    _add_message(conversation, e.message_id, direction, e.text.value, sentiment, e.occurred_at)
+
+
+def _add_message(
+    conversation: State, message_id: Any, direction: str, text: str, sentiment: Any, moment: datetime
+) -> None:
+    occurred_at = iso(moment)
     conversation["message_count"] += 1
     last = conversation["last_message"]
     if last is None or occurred_at >= last["occurred_at"]:
         conversation["last_message"] = {
-            "id": str(e.message_id),
+            "id": str(message_id),
             "direction": direction,
-            "excerpt": excerpt(e.text.value),
-            "sentiment": e.sentiment["compound"] if direction == "inbound" else None,
+            "excerpt": excerpt(text),
+            "sentiment": sentiment["compound"] if direction == "inbound" else None,
             "occurred_at": occurred_at,
             "retracted": False,
         }
+    if direction == "inbound":
+        if conversation["first_inbound_at"] is None or occurred_at < conversation["first_inbound_at"]:
+            conversation["first_inbound_at"] = occurred_at
+    elif conversation["first_reply_at"] is None or occurred_at < conversation["first_reply_at"]:
+        conversation["first_reply_at"] = occurred_at
     _touch(conversation, occurred_at)
 
 
@@ -507,8 +524,6 @@ def _message_received(page: Page, conversation: State, e: Any) -> None:
     compound = e.sentiment["compound"]
     _message(page, conversation, e, "inbound")
     conversation["status"] = "open"
-    if conversation["first_inbound_at"] is None or occurred_at < conversation["first_inbound_at"]:
-        conversation["first_inbound_at"] = occurred_at
     counts = page.day_counts[occurred_at[:10]]
     counts["inbound"] += 1
     counts["negative"] += int(compound <= NEGATIVE_COMPOUND)
@@ -523,8 +538,6 @@ def _reply_sent(page: Page, conversation: State, e: Any) -> None:
     occurred_at = iso(e.occurred_at)
     _message(page, conversation, e, "outbound")
     conversation["status"] = "pending"
-    if conversation["first_reply_at"] is None or occurred_at < conversation["first_reply_at"]:
-        conversation["first_reply_at"] = occurred_at
     customer = page._customer(conversation["customer_id"])
     if customer is not None:
         customer["last_contact_at"] = max(customer["last_contact_at"] or "", occurred_at)
@@ -574,6 +587,24 @@ def _satisfaction_rated(page: Page, conversation: State, e: Any) -> None:
     customer = page._customer(conversation["customer_id"])
     if customer is not None:
         _insort(customer["csat"], [occurred_at, e.rating])
+
+
+def _absorbed(page: Page, conversation: State, e: Any) -> None:
+    """Messages counted once already, where they were first recorded: only the thread changes."""
+    for m in e.messages:
+        _add_message(conversation, m["id"], m["direction"], m["text"].value, m["sentiment"], m["occurred_at"])
+    latest = conversation["last_message"]
+    if conversation["status"] != "resolved" and latest is not None:
+        conversation["status"] = "open" if latest["direction"] == "inbound" else "pending"
+
+
+def _merged_into(page: Page, conversation: State, e: Any) -> None:
+    page.merged_conversations.add(conversation["id"])
+    customer = page._customer(conversation["customer_id"])
+    if customer is not None:
+        customer["conversations"].pop(conversation["id"], None)
+    for metric in ("first_response", "resolution"):
+        page.durations[(metric, conversation["id"])] = None
 
 
 def _message_retracted(page: Page, conversation: State, e: Any) -> None:
@@ -684,6 +715,8 @@ HANDLERS: dict[str, Callable[[Page, Any], None]] = {
     "Conversation.Reopened": _conversation_change(_reopened),
     "Conversation.SatisfactionRated": _conversation_change(_satisfaction_rated),
     "Conversation.MessageRetracted": _conversation_change(_message_retracted),
+    "Conversation.Absorbed": _conversation_change(_absorbed),
+    "Conversation.MergedInto": _conversation_change(_merged_into),
     "Contribution.Submitted": _contribution_submitted,
     "Contribution.Endorsed": _contribution_change(lambda c, e: c["endorsers"].append(str(e.customer_id))),
     "Contribution.StatusChanged": _contribution_change(_set("status", lambda e: e.status)),

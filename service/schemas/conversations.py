@@ -149,6 +149,9 @@ class Conversation(Schema):
     first_inbound_at = fields.AwareDateTime(allow_none=True)
     first_reply_at = fields.AwareDateTime(allow_none=True)
     resolved_at = fields.AwareDateTime(allow_none=True)
+    merged_into = fields.UUID(
+        allow_none=True, metadata={"description": "The conversation this one turned out to continue, if any"}
+    )
     first_response_seconds = fields.Method("first_response", metadata={"type": ["number", "null"]})
     first_response_due_at = fields.Method("first_response_due", metadata={"type": ["string", "null"]})
     resolution_due_at = fields.Method("resolution_due", metadata={"type": ["string", "null"]})

@@ -86,7 +86,12 @@ class IngestRequest(Schema):
 class IngestResult(Schema):
     index = fields.Integer(metadata={"description": "The message's position in the request"})
     external_id = fields.String(allow_none=True)
-    status = fields.String(metadata={"enum": ["created", "duplicate", "ignored", "rejected"]})
+    status = fields.String(
+        metadata={
+            "enum": ["created", "duplicate", "pending", "ignored", "rejected"],
+            "description": "pending: a brand reply held until the message it answers arrives",
+        }
+    )
     reason = fields.String(allow_none=True)
     customer_id = fields.UUID(allow_none=True)
     conversation_id = fields.UUID(allow_none=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
 from typing import Any
 
@@ -46,6 +47,9 @@ THREADS = [
     tweet("6", "@bob", 31, "1", text="Same here!"),
     tweet("7", "brand", 40),
     tweet("8", "@bob", 41, "7", text="Nice sale"),
+    tweet("9", "brand", 42, "6"),
+    tweet("10", "@bob", 44, "9", text="Thanks, that worked"),
+    tweet("11", "brand", 45, "7"),  # a brand reply to its own broadcast: no conversation either
 ]
 
 
@@ -65,8 +69,8 @@ def threads(crm: CustomerRelations, outcomes: list[Outcome]) -> set[tuple[str, .
 def test_messages_are_threaded_by_their_reply_chains(crm: CustomerRelations) -> None:
     outcomes = ingest(crm, THREADS)
 
-    assert [o.status for o in outcomes] == ["created"] * 6 + ["ignored", "created"]
-    assert threads(crm, outcomes) == {("1", "2", "3", "4"), ("5",), ("6",), ("8",)}
+    assert [o.status for o in outcomes] == ["created"] * 6 + ["ignored"] + ["created"] * 3 + ["ignored"]
+    assert threads(crm, outcomes) == {("1", "2", "3", "4"), ("5",), ("6", "9", "10"), ("8",)}
     assert outcomes[6].reason is not None and "broadcast" in outcomes[6].reason
 
 
@@ -74,7 +78,7 @@ def test_customers_are_found_or_created_by_their_identity(crm: CustomerRelations
     outcomes = ingest(crm, THREADS)
 
     ann = {o.customer_id for o in outcomes if o.external_id in ("1", "3", "5")}
-    bob = {o.customer_id for o in outcomes if o.external_id in ("6", "8")}
+    bob = {o.customer_id for o in outcomes if o.external_id in ("6", "8", "10")}
     assert len(ann) == len(bob) == 1 and ann != bob
     customer = crm.get_customer(ann.pop())  # type: ignore[arg-type]
     assert (customer.name, customer.identities) == ("@ann", [{"channel": "twitter", "handle": "@ann"}])
@@ -98,7 +102,7 @@ def test_sending_the_same_batch_twice_changes_nothing(crm: CustomerRelations) ->
 
     again = ingest(crm, THREADS)
 
-    assert [o.status for o in again] == ["duplicate"] * 6 + ["ignored", "duplicate"]
+    assert [o.status for o in again] == ["duplicate"] * 6 + ["ignored"] + ["duplicate"] * 3 + ["ignored"]
     assert [o.conversation_id for o in again if o.status == "duplicate"] == [
         o.conversation_id for o in first if o.status == "created"
     ]
@@ -136,7 +140,7 @@ def test_the_order_inside_a_batch_does_not_matter(order: list[int]) -> None:
     outcomes = ingest(shuffled, [THREADS[i] for i in order])
 
     assert threads(shuffled, outcomes) == expected
-    assert sorted(o.status for o in outcomes) == sorted(["created"] * 7 + ["ignored"])
+    assert sorted(o.status for o in outcomes) == sorted(["created"] * 9 + ["ignored"] * 2)
 
 
 def test_a_first_message_that_arrives_after_its_reply_joins_the_reply_s_conversation(
@@ -153,13 +157,68 @@ def test_a_first_message_that_arrives_after_its_reply_joins_the_reply_s_conversa
     assert conversation.first_inbound_at == START
 
 
-def test_a_brand_reply_to_an_unknown_message_is_ignored_and_may_be_sent_again(crm: CustomerRelations) -> None:
-    early = ingest(crm, [tweet("21", "brand", 5, "20")])
-    ingest(crm, [tweet("20", "@dee", 0)])
+def test_a_brand_reply_that_comes_before_its_message_waits_and_then_joins_its_conversation(
+    crm: CustomerRelations,
+) -> None:
+    early = ingest(crm, [tweet("21", "brand", 5, "20", text="We are sorry, Dee")])
 
-    later = ingest(crm, [tweet("21", "brand", 5, "20")])
+    parent = ingest(crm, [tweet("20", "@dee", 0, text="My card was charged twice")])
+    again = ingest(crm, [tweet("21", "brand", 5, "20", text="We are sorry, Dee")])
 
-    assert (early[0].status, later[0].status) == ("ignored", "created")
+    assert early[0].status == "pending" and early[0].conversation_id is None
+    conversation = crm.get_conversation(parent[0].conversation_id)  # type: ignore[arg-type]
+    assert [(m["external_id"], m["text"]) for m in conversation.messages] == [
+        ("20", "My card was charged twice"),
+        ("21", "We are sorry, Dee"),
+    ]
+    assert conversation.status == "pending"
+    assert (again[0].status, again[0].conversation_id) == ("duplicate", conversation.id)
+
+
+def test_a_late_message_that_joins_an_older_conversation_brings_the_conversation_its_reply_started(
+    crm: CustomerRelations,
+) -> None:
+    ingest(crm, [tweet("1", "@ann", 0, text="My order never arrived")])
+    reply_first = ingest(crm, [tweet("3", "@ann", 9, "2", text="Still nothing?")])  # answers 2, not here yet
+
+    late = ingest(crm, [tweet("2", "brand", 5, "1")])
+
+    survivor = crm.get_conversation(late[0].conversation_id)  # type: ignore[arg-type]
+    merged = crm.get_conversation(reply_first[0].conversation_id)  # type: ignore[arg-type]
+    assert [m["external_id"] for m in survivor.messages] == ["1", "2", "3"]
+    assert survivor.status == "open"  # the customer wrote last
+    assert merged.merged_into == survivor.id
+    assert ingest(crm, [tweet("3", "@ann", 9, "2")])[0].conversation_id == survivor.id  # duplicates say where
+
+
+def grouping(crm: CustomerRelations, outcomes: list[Outcome]) -> set[tuple[str, ...]]:
+    """The conversations the messages ended in (after any merges), as their external ids."""
+    ids = set()
+    for outcome in outcomes:
+        if outcome.conversation_id is not None:
+            conversation = crm.get_conversation(outcome.conversation_id)
+            while conversation.merged_into is not None:
+                conversation = crm.get_conversation(conversation.merged_into)
+            ids.add(conversation.id)
+    return {tuple(m["external_id"] for m in crm.get_conversation(i).messages) for i in ids}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(order=st.permutations(range(len(THREADS))), cuts=st.sets(st.integers(1, len(THREADS) - 1)))
+def test_any_arrival_order_in_any_batches_threads_as_the_order_the_messages_happened(
+    order: list[int], cuts: set[int]
+) -> None:
+    in_order = CustomerRelations(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    shuffled = CustomerRelations(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    expected = grouping(in_order, ingest(in_order, THREADS))
+    arriving = [THREADS[i] for i in order]
+    bounds = [0, *sorted(cuts), len(arriving)]
+
+    outcomes = [o for a, b in itertools.pairwise(bounds) for o in ingest(shuffled, arriving[a:b])]
+
+    assert grouping(shuffled, outcomes) == expected
+    customers = {o.customer_id for o in outcomes if o.customer_id is not None}
+    assert len(customers) == 2
 
 
 def test_a_reply_into_a_resolved_conversation_is_rejected_and_the_rest_of_the_batch_goes_on(

@@ -10,6 +10,7 @@ import contextlib
 import json
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
@@ -21,12 +22,14 @@ from hypothesis import strategies as st
 from domain.actor import Actor
 from domain.application import CustomerRelations, InboundMessage
 from domain.errors import DomainError
+from domain.ingest import ChannelMessage
 from projections.database import ViewDatabase
 from projections.page import Page
 from projections.projector import Projector
 from projections.schema import TABLE_NAMES, Tables, create_generation, live_generation, tracked_position
 from service.runtime import build_application, build_projector
 from service.settings import Settings
+from tests.domain.test_ingest import THREADS
 
 BASE = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 TEXTS = (
@@ -101,7 +104,7 @@ class Commands:
             commands += [self.status, self.convert]
         if len(self.customers) > 1:
             commands += [self.merge, self.endorse]
-        return [*commands, self.register]
+        return [*commands, self.ingest, self.register]
 
     def _when(self, data: st.DataObject) -> datetime:
         return BASE + timedelta(minutes=data.draw(st.integers(0, 4 * 24 * 60)))
@@ -196,9 +199,27 @@ class Commands:
     def merge(self, data: st.DataObject) -> None:
         self.app.merge_customers(self._pick(data, self.customers), self._pick(data, self.customers), self.actor)
 
+    def ingest(self, data: st.DataObject) -> None:
+        """The sample threads, arriving shuffled in two batches (late messages merge threads)."""
+        run = uuid4().hex[:8]
+        order = data.draw(st.permutations(range(len(THREADS))))
+        cut = data.draw(st.integers(0, len(THREADS)))
+        messages = [_in_run(THREADS[i], run) for i in order]
+        for batch in (messages[:cut], messages[cut:]):
+            if batch:
+                outcomes = self.app.ingest_messages(batch, self.actor).outcomes
+                self.conversations += [o.conversation_id for o in outcomes if o.conversation_id is not None]
+
     def forget(self, data: st.DataObject) -> None:
         if data.draw(st.integers(0, 5)) == 0:  # rarely: it ends a customer's story
             self.app.forget_customer(self._pick(data, self.customers), None, self.actor)
+
+
+def _in_run(message: ChannelMessage, run: str) -> ChannelMessage:
+    """The message with ids and customers' handles of their own (examples share one store)."""
+    handle = message.author_handle if message.direction == "outbound" else f"{message.author_handle}-{run}"
+    reply_to = f"{run}-{message.in_reply_to}" if message.in_reply_to else None
+    return replace(message, external_id=f"{run}-{message.external_id}", in_reply_to=reply_to, author_handle=handle)
 
 
 @settings(
