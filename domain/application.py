@@ -759,9 +759,10 @@ class CustomerRelations(Application[UUID]):
         return agent
 
     @retried_on_conflict
-    def rotate_agent_token(self, agent_id: UUID) -> tuple[Written[Agent], str]:
+    def rotate_agent_token(self, agent_id: UUID, expected_version: int | None = None) -> tuple[Written[Agent], str]:
         """Issue a new token; the old one stops working at once."""
         agent = self.get_agent(agent_id)
+        self._check_version(agent, expected_version)
         token = new_token()
         token_hash = hash_token(token)
         agent.rotate_token(token_hash, occurred_at=self._at(None))
@@ -769,10 +770,11 @@ class CustomerRelations(Application[UUID]):
         return self._written(agent, agent, reference), token
 
     @retried_on_conflict
-    def deactivate_agent(self, agent_id: UUID, actor: Actor) -> Written[Agent]:
+    def deactivate_agent(self, agent_id: UUID, actor: Actor, expected_version: int | None = None) -> Written[Agent]:
         """Revoke an agent's access; their history keeps their name."""
         if actor.id == agent_id:
             raise RuleViolationError("agents cannot deactivate themselves")
         agent = self.get_agent(agent_id)
+        self._check_version(agent, expected_version)
         agent.deactivate(occurred_at=self._at(None))
         return self._written(agent, agent)

@@ -8,10 +8,14 @@ from typing import Any
 
 from flask import Flask
 
-from service.api import agents, contributions, conversations, customers, ingest, operations, views
+from service import idempotency
+from service.api import agents, contributions, conversations, customers, events, ingest, operations, views, webhooks
+from service.cors import allow_cross_origin
 from service.errors import ConversaApi
 from service.headers import add_security_headers
+from service.rate_limits import RateLimitDocs, add_rate_limits
 from service.runtime import ApplicationHolder
+from service.schemas.common import SchemaRulesDocs
 from service.settings import Settings
 
 API_DESCRIPTION = (
@@ -47,9 +51,14 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
         app.config.update(test_config)
     holder = ApplicationHolder(settings)
     app.extensions["conversa"] = holder
-    api = ConversaApi(app)
-    for module in (customers, conversations, contributions, views, ingest, agents, operations):
+    api = ConversaApi(
+        app, spec_kwargs={"extra_plugins": [idempotency.IdempotencyKeyDocs(), RateLimitDocs(), SchemaRulesDocs()]}
+    )
+    add_rate_limits(app, settings)  # first: a refused request does no other work
+    idempotency.install(app)
+    for module in (customers, conversations, contributions, views, ingest, events, webhooks, agents, operations):
         api.register_blueprint(module.blp)
+    allow_cross_origin(app, settings.cors_origins)
     add_security_headers(app)
     return app
 

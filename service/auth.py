@@ -15,6 +15,8 @@ from service.runtime import application
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+AGENT_ENVIRON_KEY = "conversa.agent"
+
 # DESIGN.md: admin does everything; agents do support work; marketing reads customers,
 # contributions and KPIs and curates contributions; integrations use ingest, feed and webhooks.
 PERMISSIONS: dict[str, tuple[Role, ...]] = {
@@ -29,6 +31,8 @@ PERMISSIONS: dict[str, tuple[Role, ...]] = {
     "contributions:curate": ("admin", "agent", "marketing"),
     "agents:manage": ("admin",),
     "ingest:write": ("admin", "integration"),
+    "events:read": ("admin", "integration"),
+    "webhooks:manage": ("admin", "integration"),
 }
 
 
@@ -37,6 +41,19 @@ def _bearer_token() -> str:
     if scheme.lower() != "bearer" or not token.strip():
         raise MissingCredentialsError("send Authorization: Bearer <token>")
     return token.strip()
+
+
+def authenticated_agent() -> Agent:
+    """The active agent behind the request's bearer token, looked up once per request.
+
+    Rate limiting, idempotency and the permission check all need it. It is kept in the WSGI
+    environ, which lives exactly as long as the request (g may outlive one in tests).
+    """
+    agent: Agent | None = request.environ.get(AGENT_ENVIRON_KEY)
+    if agent is None:
+        agent = application().authenticate(_bearer_token())
+        request.environ[AGENT_ENVIRON_KEY] = agent
+    return agent
 
 
 def requires(permission: str) -> Callable[[F], F]:
@@ -49,7 +66,7 @@ def requires(permission: str) -> Callable[[F], F]:
     def decorate(view: F) -> F:
         @functools.wraps(view)
         def guarded(*args: Any, **kwargs: Any) -> Any:
-            agent = application().authenticate(_bearer_token())
+            agent = authenticated_agent()
             if agent.role not in roles:
                 raise PermissionDeniedError(f"the {agent.role} role may not do this ({permission})")
             g.agent = agent

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sys
@@ -20,7 +21,7 @@ from domain.agent import ROLES, Role
 from domain.ingest import MAX_BATCH, in_occurred_order
 from projections.projector import Progress
 from service.app import create_app, openapi_document
-from service.runtime import build_application, build_projector
+from service.runtime import build_application, build_delivery_worker, build_projector
 from service.settings import Settings, SettingsError
 from service.twcs import in_brand_threads, read_rows
 
@@ -58,20 +59,43 @@ def serve(host: str, port: int, workers: int) -> None:
     os.execvp(sys.executable, [sys.executable, "-m", *args])
 
 
+def _stopped_by_signals() -> threading.Event:
+    """An event that SIGTERM or SIGINT sets, for a loop that runs until stopped."""
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    return stop
+
+
 @main.command()
 def project() -> None:
     """Run the projector: keep the views up to date with the event log until stopped."""
     settings = _settings()
     application = build_application(settings)
     projector = build_projector(settings, application)
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+    stop = _stopped_by_signals()
     click.echo(f"projector following the event log from position {projector.position()}", err=True)
     try:
         projector.follow(stop)
     finally:
         projector.database.close()
+        application.close()
+
+
+@main.command()
+def deliver() -> None:
+    """Run the webhook delivery worker: send integration events to subscriptions until stopped."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = _settings()
+    application = build_application(settings)
+    worker = build_delivery_worker(settings, application)
+    stop = _stopped_by_signals()
+    click.echo("webhook delivery worker following the event log", err=True)
+    try:
+        worker.follow(stop)
+    finally:
+        worker.close()
+        worker.store.database.close()
         application.close()
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from eventsourcing.persistence import OperationalError as StoreUnavailableError
 from flask import Flask, Response, json
+from flask_limiter import RateLimitExceeded
 from flask_smorest import Api
 from marshmallow import Schema, fields
 from marshmallow.exceptions import SCHEMA as SCHEMA_ERROR_KEY
@@ -44,6 +45,22 @@ class ViewsBehindError(ServiceError):
     """The views have not caught up with the position the client asked for, in time."""
 
 
+class UnknownPositionError(ServiceError):
+    """A position past the newest event of the log: no write of this API answered with it."""
+
+
+class IdempotencyKeyReusedError(ServiceError):
+    """An Idempotency-Key sent again with another request than the one it was first sent with."""
+
+
+class IdempotencyKeyInProgressError(ServiceError):
+    """An Idempotency-Key whose first request is still running."""
+
+
+class IdempotencyKeyNotAcceptedError(ServiceError):
+    """An Idempotency-Key on an operation whose answer must never be stored (it holds a token)."""
+
+
 # Most specific first is not needed: the lookup walks each exception's MRO.
 EXCEPTION_PROBLEMS: dict[type[Exception], tuple[HTTPStatus, str]] = {
     domain.NotFoundError: (HTTPStatus.NOT_FOUND, "not-found"),
@@ -61,7 +78,11 @@ EXCEPTION_PROBLEMS: dict[type[Exception], tuple[HTTPStatus, str]] = {
     PermissionDeniedError: (HTTPStatus.FORBIDDEN, "forbidden"),
     BadPreconditionError: (HTTPStatus.BAD_REQUEST, "bad-precondition"),
     BadHeaderError: (HTTPStatus.BAD_REQUEST, "bad-header"),
+    IdempotencyKeyReusedError: (HTTPStatus.UNPROCESSABLE_ENTITY, "idempotency-key-reused"),
+    IdempotencyKeyInProgressError: (HTTPStatus.CONFLICT, "idempotency-key-in-progress"),
+    IdempotencyKeyNotAcceptedError: (HTTPStatus.BAD_REQUEST, "idempotency-key-not-accepted"),
     ViewsBehindError: (HTTPStatus.SERVICE_UNAVAILABLE, "views-behind"),
+    UnknownPositionError: (HTTPStatus.UNPROCESSABLE_ENTITY, "unknown-position"),
     ViewsNotReadyError: (HTTPStatus.SERVICE_UNAVAILABLE, "views-not-ready"),
     StoreUnavailableError: (HTTPStatus.SERVICE_UNAVAILABLE, "store-unavailable"),
 }
@@ -74,6 +95,7 @@ HTTP_PROBLEM_SLUGS: dict[int, str] = {
     413: "body-too-large",
     415: "unsupported-media-type",
     422: "validation",
+    429: "rate-limited",
 }
 
 
@@ -166,7 +188,7 @@ class ConversaApi(Api):  # type: ignore[misc]
                 response = problem(status, slug, str(error))
                 if status == HTTPStatus.UNAUTHORIZED:
                     response.headers["WWW-Authenticate"] = 'Bearer realm="conversa"'
-                if status == HTTPStatus.SERVICE_UNAVAILABLE:
+                if status == HTTPStatus.SERVICE_UNAVAILABLE or isinstance(error, IdempotencyKeyInProgressError):
                     response.headers["Retry-After"] = "1"
                 return response
         raise error  # not ours: let Flask treat it as a server error
@@ -195,4 +217,9 @@ def _detail(status: int, error: HTTPException, extensions: Mapping[str, Any]) ->
         return "The request could not be parsed; see errors."
     if status == HTTPStatus.REQUEST_ENTITY_TOO_LARGE:
         return "The request body is larger than this server accepts."
+    if isinstance(error, RateLimitExceeded):  # its description is the limit, e.g. "1200 per 1 minute"
+        return (
+            f"The rate limit is {error.description} for each agent (for each address without a valid token); "
+            "send again after the seconds in Retry-After."
+        )
     return str(error.description or HTTPStatus(status).phrase)

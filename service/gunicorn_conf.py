@@ -15,13 +15,19 @@ proc_name = "conversa"
 
 
 def when_ready(server):  # type: ignore[no-untyped-def]
-    """Embedded set-up: the projector runs beside the web workers, started and stopped with them."""
-    if Settings.from_env().embedded_projector:
-        server.conversa_projector = subprocess.Popen([sys.executable, "-m", "service.cli", "project"])
+    """Embedded set-up: the projector and the webhook delivery worker run beside the web workers,
+    started and stopped with them."""
+    settings = Settings.from_env()
+    server.conversa_helpers = []
+    if settings.embedded_projector:
+        server.conversa_helpers.append(subprocess.Popen([sys.executable, "-m", "service.cli", "project"]))
+    if settings.embedded_delivery:
+        server.conversa_helpers.append(subprocess.Popen([sys.executable, "-m", "service.cli", "deliver"]))
 
 
 def on_exit(server):  # type: ignore[no-untyped-def]
-    projector = getattr(server, "conversa_projector", None)
-    if projector is not None:
-        projector.terminate()
-        projector.wait(timeout=15)
+    helpers = getattr(server, "conversa_helpers", [])
+    for helper in helpers:
+        helper.terminate()
+    for helper in helpers:
+        helper.wait(timeout=15)

@@ -18,7 +18,9 @@ from service.errors import BadPreconditionError
 F = TypeVar("F", bound=Callable[..., Any])
 
 POSITION_HEADER = "Conversa-Position"
-_ETAG = re.compile(r'^\s*(?:W/)?"(\d+)"\s*$')
+# One entity tag this API issued (a version, weak or strong), or *; ASCII digits only ("٣" is a digit too).
+IF_MATCH_PATTERN = r'^[ \t]*(?:\*|(?:W/)?"[0-9]+")[ \t]*$'
+_ETAG = re.compile(r'[ \t]*(?:W/)?"([0-9]+)"[ \t]*')
 
 HEADER_DOCS = {
     "ETag": {"description": "The aggregate's version", "schema": {"type": "string"}},
@@ -34,7 +36,7 @@ IF_MATCH_DOC = {
     "name": "If-Match",
     "required": False,
     "description": 'The ETag you read (e.g. "3"); the change is refused with 412 if the resource changed since',
-    "schema": {"type": "string"},
+    "schema": {"type": "string", "pattern": IF_MATCH_PATTERN},
 }
 
 
@@ -60,9 +62,9 @@ def etag(aggregate: Aggregate) -> str:
 def expected_version() -> int | None:
     """The version named by If-Match, or None when the client did not ask for a check."""
     header = request.headers.get("If-Match")
-    if header is None or header.strip() == "*":
+    if header is None or header.strip(" \t") == "*":
         return None
-    match = _ETAG.match(header)
+    match = _ETAG.fullmatch(header)
     if match is None:
         raise BadPreconditionError(f'If-Match must be an entity tag like "3", not {header!r}')
     return int(match.group(1))

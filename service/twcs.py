@@ -58,23 +58,10 @@ def _row(line: int, record: dict[str, Any]) -> Row:
         "in_reply_to": (record.get("in_response_to_tweet_id") or "").strip() or None,
     }
     try:
-        data = ChannelMessageSchema().load(item)
+        message: ChannelMessage = ChannelMessageSchema().load(item)
     except ValidationError as error:
         return Row(line, tweet_id, None, Invalid(item, error.messages).outcome().reason)
-    return Row(
-        line,
-        tweet_id,
-        ChannelMessage(
-            channel=data["channel"],
-            external_id=data["external_id"],
-            direction=data["direction"],
-            author_handle=data["author"]["handle"],
-            author_name=data["author"]["name"],
-            text=data["text"],
-            occurred_at=data["occurred_at"],
-            in_reply_to=data["in_reply_to"],
-        ),
-    )
+    return Row(line, tweet_id, message)
 
 
 def in_brand_threads(rows: list[Row], brand: str) -> list[Row]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,14 +12,84 @@ from typing import Any
 
 import psycopg
 import pytest
+import schemathesis
 from flask import Flask
 from flask.testing import FlaskClient
+from schemathesis.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+from werkzeug.exceptions import HTTPException
+from werkzeug.test import TestResponse
 
 from domain.application import CustomerRelations
 from service.app import create_app
 from service.settings import Settings
 
 POSTGRES_URL_VARIABLE = "CONVERSA_TEST_POSTGRES_URL"
+CONTRACT_PATH = Path(__file__).resolve().parents[1] / "openapi.yaml"
+OUTSIDE_CONTRACT = "outside_contract"
+RESPONSE_CHECKS = [
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{OUTSIDE_CONTRACT}(reason): the test's requests deliberately leave openapi.yaml (an undocumented path or "
+        "method, a page that is no API operation), so their answers are not checked against it",
+    )
+
+
+@functools.cache
+def contract() -> Any:
+    """openapi.yaml, the committed contract, loaded once."""
+    return schemathesis.openapi.from_path(CONTRACT_PATH)
+
+
+def _operation(app: Flask, method: str, path: str) -> tuple[Any, dict[str, Any]] | None:
+    """The contract's operation for a request, with its path parameters."""
+    try:  # the app's own routing knows <path:…> parameters (a tag or a handle may hold "/")
+        rule, parameters = app.url_map.bind("localhost").match(path, method, return_rule=True)
+        template = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
+    except HTTPException:  # not routed, such as an id that is no UUID: match the contract's templates
+        operation = contract().find_operation_by_path(method, path)
+        if operation is None:
+            return None
+        template = operation.path
+        pattern = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(template))
+        parameters = re.fullmatch(pattern, path).groupdict()  # type: ignore[union-attr]
+    if method.lower() not in contract().raw_schema["paths"].get(template, {}):
+        return None
+    return contract()[template][method], parameters
+
+
+def check_against_contract(app: Flask, response: TestResponse) -> None:
+    """Fail unless the answer is one openapi.yaml documents for its request: status code, content type,
+    headers and body. Every answer of the test client goes through here unless the test is marked
+    outside_contract."""
+    __tracebackhide__ = True
+    method, path = response.request.method, response.request.path
+    found = _operation(app, method, path)
+    if found is None:
+        pytest.fail(f"{method} {path} is no operation of openapi.yaml (mark the test {OUTSIDE_CONTRACT} if meant)")
+    operation, path_parameters = found
+    operation.Case(method=method, path_parameters=path_parameters).validate_response(response, checks=RESPONSE_CHECKS)
+
+
+class ContractCheckingClient(FlaskClient):
+    """The Flask test client, checking each answer against the contract."""
+
+    def open(self, *args: Any, **kwargs: Any) -> TestResponse:
+        response: TestResponse = super().open(*args, **kwargs)
+        check_against_contract(self.application, response)
+        return response
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -40,8 +112,10 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setting
 
 
 @pytest.fixture
-def app(settings: Settings) -> Iterator[Flask]:
+def app(settings: Settings, request: pytest.FixtureRequest) -> Iterator[Flask]:
     flask_app = create_app({"TESTING": True}, settings=settings)
+    if request.node.get_closest_marker(OUTSIDE_CONTRACT) is None:
+        flask_app.test_client_class = ContractCheckingClient
     yield flask_app
     flask_app.extensions["conversa"].close()
 

@@ -9,11 +9,16 @@ from flask import url_for
 from flask.views import MethodView
 
 from service.auth import current_actor, requires
-from service.http import Blueprint, answer, changes, read
+from service.http import Blueprint, answer, changes, expected_version, read
+from service.pagination import microseconds, page, page_args
 from service.runtime import application
 from service.schemas import agents as s
 
 blp = Blueprint("agents", __name__, url_prefix="/v1/agents", description="API users and their tokens")
+
+
+def _roster_key(agent: Any) -> list[Any]:
+    return [microseconds(agent.created_on), str(agent.id)]
 
 
 def _with_token(agent: Any, token: str) -> dict[str, Any]:
@@ -34,10 +39,11 @@ class Agents(MethodView):
         return _with_token(written.aggregate, token), status, headers
 
     @requires("agents:manage")
+    @blp.arguments(page_args((int, str), "AgentListArgs"), location="query")
     @blp.response(200, s.AgentList)
-    def get(self) -> Any:
+    def get(self, args: dict[str, Any]) -> Any:
         """Every agent, active or not, oldest first."""
-        return {"items": application().list_agents(), "next_cursor": None}
+        return page(application().list_agents(), _roster_key, args["limit"], args["cursor"])
 
 
 @blp.route("/<uuid:agent_id>")
@@ -52,7 +58,7 @@ class AgentResource(MethodView):
     @changes(blp, s.Agent)
     def delete(self, agent_id: UUID) -> Any:
         """Revoke an agent: its token stops working; its name stays on what it did."""
-        return answer(application().deactivate_agent(agent_id, current_actor()))
+        return answer(application().deactivate_agent(agent_id, current_actor(), expected_version()))
 
 
 @blp.route("/<uuid:agent_id>/token")
@@ -61,6 +67,6 @@ class Token(MethodView):
     @changes(blp, s.AgentWithToken, status=201)
     def post(self, agent_id: UUID) -> Any:
         """Issue a new token for the agent; the old one stops working at once."""
-        written, token = application().rotate_agent_token(agent_id)
+        written, token = application().rotate_agent_token(agent_id, expected_version())
         _, status, headers = answer(written, 201, url_for("agents.AgentResource", agent_id=agent_id))
         return _with_token(written.aggregate, token), status, headers

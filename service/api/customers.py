@@ -14,8 +14,9 @@ from service.api.views import listing
 from service.auth import current_actor, requires
 from service.consistency import await_views
 from service.http import Blueprint, answer, changes, expected_version, read
+from service.idempotency import purge_mentioning
 from service.pagination import microseconds, page, page_args
-from service.runtime import application, views
+from service.runtime import application, idempotency_keys, views
 from service.schemas import customers as s
 from service.schemas import export as x
 from service.schemas import views as v
@@ -158,7 +159,10 @@ class Forget(MethodView):
     @changes(blp, s.Customer)
     def post(self, data: dict[str, Any], customer_id: UUID) -> Any:
         """Erase the customer's personal data (GDPR); statistics stay, nothing else is accepted."""
-        return answer(application().forget_customer(customer_id, data["reason"], current_actor(), expected_version()))
+        written = application().forget_customer(customer_id, data["reason"], current_actor(), expected_version())
+        # Answers kept for Idempotency-Key replays would still hold the plain text.
+        purge_mentioning(idempotency_keys().database, application().people_of(customer_id))
+        return answer(written)
 
 
 @blp.route("/<uuid:customer_id>/export")

@@ -7,7 +7,6 @@ from typing import Any
 
 from flask.views import MethodView
 
-from domain.ingest import ChannelMessage
 from service.auth import current_actor, requires
 from service.http import HEADER_DOCS, POSITION_HEADER, Blueprint
 from service.runtime import application
@@ -16,32 +15,19 @@ from service.schemas import ingest as s
 blp = Blueprint("ingest", __name__, url_prefix="/v1/ingest", description="Batch ingest of channel messages")
 
 
-def channel_message(item: dict[str, Any]) -> ChannelMessage:
-    return ChannelMessage(
-        channel=item["channel"],
-        external_id=item["external_id"],
-        direction=item["direction"],
-        author_handle=item["author"]["handle"],
-        author_name=item["author"]["name"],
-        text=item["text"],
-        occurred_at=item["occurred_at"],
-        in_reply_to=item["in_reply_to"],
-    )
-
-
 @blp.route("/messages")
 class IngestMessages(MethodView):
     @requires("ingest:write")
     @blp.arguments(s.IngestRequest)
     @blp.response(200, s.IngestResponse, headers={POSITION_HEADER: HEADER_DOCS[POSITION_HEADER]})
     def post(self, data: dict[str, Any]) -> Any:
-        """Record up to 1,000 channel messages: created, duplicate, ignored or rejected, one result each.
+        """Record up to 1,000 channel messages: one result each (created, duplicate, pending, ignored, rejected).
 
         Idempotent by channel and external id. Threads by reply chain whatever the order the
         messages come in; one bad message never rejects the others.
         """
         items = data["messages"]
-        valid = {i: channel_message(item) for i, item in enumerate(items) if not isinstance(item, s.Invalid)}
+        valid = {i: item for i, item in enumerate(items) if not isinstance(item, s.Invalid)}
         ingested = application().ingest_messages(list(valid.values()), current_actor())
         outcomes = dict(zip(valid, ingested.outcomes, strict=True))
         results = [

@@ -7,7 +7,7 @@ from typing import Any
 from marshmallow import Schema, fields, validate
 
 from domain.contribution import CONTRIBUTION_KINDS, CONTRIBUTION_STATUSES
-from service.schemas.common import NAME_MAX, REASON_MAX, TEXT_MAX, Recorded, Text, occurred_at
+from service.schemas.common import NAME_MAX, REASON_MAX, TEXT_MAX, Recorded, Text, WholeNumber, occurred_at
 
 
 class ContributionSubmit(Schema):
@@ -15,10 +15,9 @@ class ContributionSubmit(Schema):
     kind = fields.String(required=True, validate=validate.OneOf(CONTRIBUTION_KINDS))
     title = Text(NAME_MAX, required=True)
     body = Text(TEXT_MAX, required=True)
-    rating = fields.Integer(
+    rating = WholeNumber(
         load_default=None,
         allow_none=True,
-        strict=True,
         validate=validate.Range(1, 5),
         metadata={"description": "Reviews only, and required for them"},
     )

@@ -15,9 +15,10 @@ from service.schemas.common import (
     REASON_MAX,
     TEXT_MAX,
     Actor,
+    NoControlCharacters,
     Recorded,
     Text,
-    check_no_control_characters,
+    WholeNumber,
     occurred_at,
 )
 
@@ -27,7 +28,7 @@ class InboundMessage(Schema):
     external_id = fields.String(
         load_default=None,
         allow_none=True,
-        validate=[validate.Length(min=1, max=EXTERNAL_ID_MAX), check_no_control_characters],
+        validate=[validate.Length(min=1, max=EXTERNAL_ID_MAX), NoControlCharacters()],
         metadata={"description": "The channel's id of the message; each is recorded once per channel"},
     )
     occurred_at = occurred_at(load_default=None)
@@ -47,7 +48,7 @@ class Reply(Schema):
     external_id = fields.String(
         load_default=None,
         allow_none=True,
-        validate=[validate.Length(min=1, max=EXTERNAL_ID_MAX), check_no_control_characters],
+        validate=[validate.Length(min=1, max=EXTERNAL_ID_MAX), NoControlCharacters()],
     )
     occurred_at = occurred_at(load_default=None)
 
@@ -73,7 +74,7 @@ class Escalation(Schema):
 
 
 class SatisfactionRating(Schema):
-    rating = fields.Integer(required=True, strict=True, validate=validate.Range(1, 5))
+    rating = WholeNumber(required=True, validate=validate.Range(1, 5))
     comment = Text(TEXT_MAX, load_default=None, allow_none=True)
 
 

@@ -2,25 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from service.schemas.common import (
+    BLANK_OR_CONTROL,
     CHANNEL,
+    CONTROL_CHARACTERS,
     NAME_MAX,
     REASON_MAX,
     TAG_MAX,
     TEXT_MAX,
     Actor,
+    Pattern,
     Recorded,
     Text,
-    check_no_control_characters,
+    WholeNumber,
     occurred_at,
     page_of,
 )
 
-LOCALE = validate.Regexp(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$", error="a locale is a BCP 47 tag like en or pt-BR")
+LOCALE = Pattern(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$", error="a locale is a BCP 47 tag like en or pt-BR")
+# A tag is one line: visible characters at both ends, no control characters or line breaks inside.
+TAG = Pattern(
+    f"^[^{BLANK_OR_CONTROL}](?:[^{CONTROL_CHARACTERS}\\t\\n\\r]*[^{BLANK_OR_CONTROL}])?$",
+    error="a tag is one line, with no surrounding spaces and no control characters",
+)
 
 
 class Identity(Schema):
@@ -36,6 +44,9 @@ class CustomerCreate(Schema):
 
 
 class CustomerPatch(Schema):
+    class Meta:
+        json_schema: ClassVar[dict[str, Any]] = {"minProperties": 1}
+
     name = Text(NAME_MAX)
     email = fields.Email(allow_none=True, validate=validate.Length(max=254))
     locale = fields.String(allow_none=True, validate=LOCALE)
@@ -61,7 +72,7 @@ class ConsentChange(Schema):
 
 
 class NpsAnswer(Schema):
-    score = fields.Integer(required=True, strict=True, validate=validate.Range(0, 10))
+    score = WholeNumber(required=True, validate=validate.Range(0, 10))
     comment = Text(TEXT_MAX, load_default=None, allow_none=True)
     occurred_at = occurred_at(load_default=None)
 
@@ -69,11 +80,7 @@ class NpsAnswer(Schema):
 class TagRequest(Schema):
     tag = fields.String(
         required=True,
-        validate=[
-            validate.Length(min=1, max=TAG_MAX),
-            validate.Regexp(r"^\S(.*\S)?$", error="no surrounding spaces"),
-            check_no_control_characters,
-        ],
+        validate=[validate.Length(min=1, max=TAG_MAX), TAG],
     )
 
 

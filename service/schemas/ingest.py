@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields, post_load, validate
 
+from domain import ingest as domain
 from domain.ingest import MAX_BATCH, Outcome
-from service.schemas.common import CHANNEL, EXTERNAL_ID_MAX, NAME_MAX, TEXT_MAX, Text, check_no_control_characters
+from service.schemas.common import CHANNEL, EXTERNAL_ID_MAX, NAME_MAX, TEXT_MAX, NoControlCharacters, Text
 
-EXTERNAL_ID = [validate.Length(min=1, max=EXTERNAL_ID_MAX), check_no_control_characters]
+EXTERNAL_ID = [validate.Length(min=1, max=EXTERNAL_ID_MAX), NoControlCharacters()]
 
 
 class Invalid:
@@ -72,6 +73,19 @@ class ChannelMessage(Schema):
         validate=EXTERNAL_ID,
         metadata={"description": "The external id of the message this one answers, on the same channel"},
     )
+
+    @post_load
+    def to_message(self, data: dict[str, Any], **_: Any) -> domain.ChannelMessage:
+        return domain.ChannelMessage(
+            channel=data["channel"],
+            external_id=data["external_id"],
+            direction=data["direction"],
+            author_handle=data["author"]["handle"],
+            author_name=data["author"]["name"],
+            text=data["text"],
+            occurred_at=data["occurred_at"],
+            in_reply_to=data["in_reply_to"],
+        )
 
 
 class IngestRequest(Schema):

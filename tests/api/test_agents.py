@@ -238,5 +238,50 @@ def test_a_revoked_agent_gets_no_new_token(
     assert application.head_position == before
 
 
+# If-Match was documented on both and ignored by both; the contract fuzzer sent "%|" and got a 201.
+@pytest.mark.parametrize(("method", "tail"), [("post", "/token"), ("delete", "")], ids=["rotate", "revoke"])
+def test_rotating_or_revoking_with_a_stale_if_match_is_a_412_and_records_nothing(
+    admin: ApiClient, application: CustomerRelations, method: str, tail: str
+) -> None:
+    agent = create(admin)
+    admin.post(f"/v1/agents/{agent['id']}/token")
+    before = application.head_position
+    response = getattr(admin, method)(f"/v1/agents/{agent['id']}{tail}", headers={"If-Match": f'"{agent["version"]}"'})
+    assert_problem(response, 412, "stale-version")
+    assert application.head_position == before
+
+
+@pytest.mark.parametrize(("method", "tail"), [("post", "/token"), ("delete", "")], ids=["rotate", "revoke"])
+def test_rotating_or_revoking_with_an_if_match_that_is_no_entity_tag_is_a_400(
+    admin: ApiClient, application: CustomerRelations, method: str, tail: str
+) -> None:
+    agent = create(admin)
+    before = application.head_position
+    response = getattr(admin, method)(f"/v1/agents/{agent['id']}{tail}", headers={"If-Match": "%|"})
+    assert_problem(response, 400, "bad-precondition")
+    assert application.head_position == before
+
+
+@pytest.mark.parametrize(("method", "tail"), [("post", "/token"), ("delete", "")], ids=["rotate", "revoke"])
+def test_rotating_or_revoking_with_the_current_etag_succeeds(admin: ApiClient, method: str, tail: str) -> None:
+    agent = create(admin)
+    etag = admin.get(f"/v1/agents/{agent['id']}").headers["ETag"]
+    response = getattr(admin, method)(f"/v1/agents/{agent['id']}{tail}", headers={"If-Match": etag})
+    assert response.status_code in (200, 201), response.json
+
+
 def test_rotating_the_token_of_an_unknown_agent_is_a_404_problem(admin: ApiClient) -> None:
     assert_problem(admin.post(f"/v1/agents/{uuid.uuid4()}/token"), 404, "not-found")
+
+
+def test_the_agent_list_is_paginated_by_cursor_oldest_first(admin: ApiClient) -> None:
+    for number in range(4):
+        assert admin.post("/v1/agents", json={"name": f"Agent {number}", "role": "agent"}).status_code == 201
+
+    pages, url = [], "/v1/agents?limit=2"
+    while url:
+        answer = admin.get(url).json
+        pages.append([agent["name"] for agent in answer["items"]])
+        url = f"/v1/agents?limit=2&cursor={answer['next_cursor']}" if answer["next_cursor"] else ""
+
+    assert pages == [["admin", "Agent 0"], ["Agent 1", "Agent 2"], ["Agent 3"]]

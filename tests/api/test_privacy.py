@@ -353,3 +353,14 @@ def test_a_forgotten_advocate_leaves_every_advocate_list_and_export(
     project()
 
     assert [listed() for listed in lists] == [[]] * 3
+
+
+def test_forget_deletes_kept_idempotent_answers_that_hold_the_customers_data(admin: ApiClient) -> None:
+    created = admin.post("/v1/customers", json={"name": NAME}, headers={"Idempotency-Key": "register-zeb"})
+    replayed = admin.post("/v1/customers", json={"name": NAME}, headers={"Idempotency-Key": "register-zeb"})
+    assert replayed.get_data() == created.get_data()  # kept, with the name in it
+
+    forget(admin, created.json["id"])
+    again = admin.post("/v1/customers", json={"name": NAME}, headers={"Idempotency-Key": "register-zeb"})
+
+    assert again.status_code == 201 and again.json["id"] != created.json["id"]  # nothing kept to replay

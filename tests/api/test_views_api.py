@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -447,9 +448,24 @@ def test_a_position_the_views_never_reach_gives_503_with_retry_after(
     agent: ApiClient, application: CustomerRelations
 ) -> None:
     # No projector runs: this waits the full five seconds once.
-    response = agent.get("/v1/advocates", headers={"Conversa-Min-Position": str(application.head_position + 1)})
+    response = agent.get("/v1/advocates", headers={"Conversa-Min-Position": str(application.head_position)})
     problem(response, 503, "views-behind")
     assert int(response.headers["Retry-After"]) > 0
+
+
+@pytest.mark.parametrize("how", ["header", "parameter"])
+def test_a_position_past_the_end_of_the_event_log_is_a_422_at_once(
+    agent: ApiClient, application: CustomerRelations, how: str
+) -> None:
+    # Found by the contract fuzzer: min_position=576460752303423487 waited 5 s, then answered 503.
+    ahead = application.head_position + 1
+    started = time.monotonic()
+    if how == "header":
+        response = agent.get("/v1/advocates", headers={"Conversa-Min-Position": str(ahead)})
+    else:
+        response = agent.get(f"/v1/advocates?min_position={ahead}")
+    problem(response, 422, "unknown-position")
+    assert time.monotonic() - started < 1
 
 
 def test_a_min_position_header_that_is_no_whole_number_is_a_400(agent: ApiClient) -> None:
