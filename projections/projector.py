@@ -166,7 +166,7 @@ class Projector:
 
     def follow(self, stop: threading.Event, poll_seconds: float = 0.2) -> None:
         """Keep up with the log until stopped: LISTEN/NOTIFY on PostgreSQL, polling on SQLite."""
-        waiter = _Waiter(self.application, poll_seconds)
+        waiter = LogWaiter(self.application, poll_seconds)
         try:
             while not stop.is_set():
                 try:
@@ -281,7 +281,7 @@ def _without_cyclic_gc() -> Iterator[None]:
             gc.enable()
 
 
-class _Waiter:
+class LogWaiter:
     """Waits for new events: a NOTIFY from the PostgreSQL recorder, or a short sleep on SQLite."""
 
     def __init__(self, application: CustomerRelations, poll_seconds: float) -> None:

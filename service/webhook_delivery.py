@@ -32,7 +32,7 @@ from typing import Protocol
 import urllib3
 
 from projections.integration_events import IntegrationEvent, IntegrationFeed
-from projections.projector import _Waiter as LogWaiter
+from projections.projector import LogWaiter
 from service.webhooks import ACTIVE, DELIVERED, FAILED, PENDING, Delivery, Outcome, Subscription, WebhookStore
 
 logger = logging.getLogger(__name__)
