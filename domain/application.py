@@ -18,7 +18,7 @@ from domain.agent import Agent, Role, hash_token, new_token
 from domain.classification import Kind, Priority
 from domain.contribution import Contribution, ContributionKind, ContributionStatus
 from domain.conversation import Conversation, Visibility
-from domain.customer import Customer, Identity, identity_key
+from domain.customer import Customer, Identity, current_person, identity_key
 from domain.errors import (
     AgentNotFoundError,
     AuthenticationError,
@@ -198,11 +198,7 @@ class CustomerRelations(Application[UUID]):
 
     def _survivor(self, customer_id: UUID) -> Customer:
         """The customer a person is now: their record, or the one it was merged into, and so on."""
-        customer = self.get_customer(customer_id)
-        while customer.merged_into is not None and customer.forgotten_at is None:
-            customer = self.get_customer(customer.merged_into)
-        customer.check_is_active()
-        return customer
+        return current_person(self.get_customer(customer_id), self.get_customer)
 
     def _people(self, customer: Customer) -> list[Customer]:
         """A customer and every duplicate merged into them, however deep the merges go."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypedDict
 from uuid import UUID, uuid4
@@ -29,6 +30,17 @@ class SealedIdentity(TypedDict):
 def identity_key(channel: str, handle: str) -> str:
     """Handles are matched case-insensitively, as channels like Twitter and e-mail do."""
     return f"{channel.casefold()}:{handle.casefold()}"
+
+
+def current_person(customer: Customer, find: Callable[[UUID], Customer]) -> Customer:
+    """The customer a person is now: this record, or the one it was merged into, and so on.
+
+    Raises CustomerInactiveError when that person was forgotten.
+    """
+    while customer.merged_into is not None and customer.forgotten_at is None:
+        customer = find(customer.merged_into)
+    customer.check_is_active()
+    return customer
 
 
 class Customer(Aggregate):

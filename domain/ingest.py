@@ -30,7 +30,7 @@ from eventsourcing.domain import Aggregate
 
 from domain.actor import Actor
 from domain.conversation import Conversation
-from domain.customer import Customer, identity_key
+from domain.customer import Customer, current_person, identity_key
 from domain.errors import CustomerInactiveError, DomainError
 from domain.indexes import AwaitedMessage, Dossier, IdentityClaim, MessageReference
 from domain.sentiment import analyse
@@ -110,11 +110,7 @@ class IngestBatch:
 
     def _person(self, customer_id: UUID) -> Customer:
         """The customer a record belongs to now (following merges); raises if forgotten."""
-        customer: Customer = self._find(customer_id)
-        while customer.merged_into is not None and customer.forgotten_at is None:
-            customer = self._find(customer.merged_into)
-        customer.check_is_active()
-        return customer
+        return current_person(self._find(customer_id), self._find)
 
     # ---- threading ------------------------------------------------------------------------------
 
@@ -311,7 +307,8 @@ class IngestBatch:
         self._keep(awaited)
         for conversation_id in awaited.conversation_ids:
             waiting = self._current(conversation_id)
-            if waiting.id != conversation.id and self._same_person(waiting, conversation):
+            # The conversation a message just landed in always belongs to an active person.
+            if waiting.id != conversation.id and self._belongs_to(waiting, self._person(conversation.customer_id)):
                 conversation.absorb(waiting, occurred_at=self.app.clock(), actor=self.actor.as_dict())
                 self._keep(conversation, waiting)
         for held in sorted(awaited.held_replies, key=lambda r: (r["occurred_at"], r["external_id"])):
@@ -333,12 +330,6 @@ class IngestBatch:
             self._keep(awaited)
             if awaited.held_replies:
                 self.spent_keys.append(awaited.id)
-
-    def _same_person(self, one: Conversation, other: Conversation) -> bool:
-        try:
-            return self._person(one.customer_id).id == self._person(other.customer_id).id
-        except CustomerInactiveError:
-            return False
 
 
 def in_occurred_order(messages: list[ChannelMessage]) -> list[int]:

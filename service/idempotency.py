@@ -112,12 +112,12 @@ class IdempotencyKeys:
         finds its record (PostgreSQL makes the second insert wait for the first to commit).
         """
         now = self._now()
-        with self.database.transaction() as tx:
-            # Purged lazily, here, so no timer is needed; the index keeps it cheap.
-            tx.execute("DELETE FROM idempotency_keys WHERE started_at <= ?", (now - _micros(EXPIRY),))
         owner = uuid.uuid4().hex
         while True:
             with self.database.transaction() as tx:
+                # Purged lazily, in the claim's own transaction, so no timer is needed; the index
+                # keeps it cheap.
+                tx.execute("DELETE FROM idempotency_keys WHERE started_at <= ?", (now - _micros(EXPIRY),))
                 inserted = tx.rowcount(
                     "INSERT INTO idempotency_keys (agent_id, idempotency_key, fingerprint, path, started_at, owner) "
                     "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (agent_id, idempotency_key) DO NOTHING",
